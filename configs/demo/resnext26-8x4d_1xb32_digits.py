@@ -1,0 +1,8 @@
+# ResNeXt-26 8x4d (mmresfam.ResNeXt; depth 26 = two bottlenecks per stage) at quarter width
+# (base_channels=16), small enough for a CPU epoch, on the built-in digits demo data.
+_base_ = '../_base_/digits_classifier_recipe.py'
+model = dict(
+    backbone=dict(
+        type='mmresfam.ResNeXt', depth=26, groups=8, width_per_group=4,
+        base_channels=16, stem_channels=16,
+        out_indices=(3, )))

@@ -1,0 +1,3 @@
+from .curve_hook import TrainingCurveHook
+
+__all__ = ['TrainingCurveHook']

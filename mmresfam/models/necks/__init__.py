@@ -1,0 +1,1 @@
+from .attention_pooling import *  # noqa: F401,F403

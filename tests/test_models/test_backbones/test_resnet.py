@@ -1,0 +1,311 @@
+"""Tests of ``mmresfam.ResNet`` / ``ResNetV1c`` / ``ResNetV1d`` (the lead's core backbone)."""
+import pytest
+import torch
+from mmpretrain.models.backbones import ResNet as PretrainResNet
+from mmpretrain.models.backbones import ResNetV1c as PretrainResNetV1c
+from mmpretrain.models.backbones import ResNetV1d as PretrainResNetV1d
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmresfam.models.backbones import ResNet, ResNetV1c, ResNetV1d
+from mmresfam.models.backbones.resnet import BasicBlock, Bottleneck, ResLayer
+from mmresfam.registry import MODELS
+from test_models._helpers import assert_frozen_stages, assert_stage_shapes, randomise_bn
+
+# ResNet-50 layout at 1/4 width (stem 16, stages 64/128/256/512): runs fast on CPU
+SMALL50 = dict(depth=50, stem_channels=16, base_channels=16)
+
+
+@pytest.mark.parametrize('depth, channels', [(18, [64, 128, 256, 512]),
+                                             (34, [64, 128, 256, 512])])
+def test_basic_depths_shapes_every_out_index(depth, channels):
+    assert_stage_shapes(ResNet(depth=depth, out_indices=(0, 1, 2, 3)), channels, size=32)
+
+
+def test_bottleneck_shapes_and_out_channels():
+    model = ResNet(**SMALL50, out_indices=(0, 1, 2, 3))
+    model.eval()
+    assert model.out_channels == [64, 128, 256, 512]
+    assert isinstance(model.layer1[0], Bottleneck)
+    outs = model(torch.randn(1, 3, 64, 64))
+    assert [tuple(o.shape) for o in outs] == [(1, 64, 16, 16), (1, 128, 8, 8), (1, 256, 4, 4),
+                                              (1, 512, 2, 2)]
+    assert ResNet(depth=50).out_channels == [256, 512, 1024, 2048]
+    assert ResNet(depth=18, num_stages=2, strides=(1, 2), dilations=(1, 1),
+                  out_indices=(1, )).out_channels == [64, 128]
+
+
+def test_registered_names():
+    for name, cls in [('ResNet', ResNet), ('ResNetV1c', ResNetV1c), ('ResNetV1d', ResNetV1d)]:
+        assert isinstance(MODELS.build(dict(type=f'mmresfam.{name}', depth=18)), cls)
+
+
+@pytest.mark.parametrize('ours_cls, theirs_cls, depth', [
+    (ResNet, PretrainResNet, 50), (ResNet, PretrainResNet, 18),
+    (ResNetV1c, PretrainResNetV1c, 50), (ResNetV1d, PretrainResNetV1d, 50)])
+def test_strict_load_parity_with_mmpretrain(ours_cls, theirs_cls, depth):
+    """A state_dict of mmpretrain's class loads strictly into ours and gives the same output.
+
+    (The real ResNet-50 layout and parameter count; the forward pass is on a 32 px image.)"""
+    torch.manual_seed(0)
+    theirs = theirs_cls(depth=depth, out_indices=(0, 1, 2, 3))
+    randomise_bn(theirs)
+    ours = ours_cls(depth=depth, out_indices=(0, 1, 2, 3))
+    assert set(ours.state_dict()) == set(theirs.state_dict())
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    if depth == 50 and ours_cls is ResNet:
+        n = sum(p.numel() for p in ours.parameters())
+        assert n == 23_508_032                   # ResNet-50 backbone (25.56M with the fc head)
+    theirs.eval()
+    ours.eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        for a, b in zip(theirs(x), ours(x)):
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_pretrained_kwarg_loads_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    src = PretrainResNet(depth=18)
+    ckpt = tmp_path / 'r18.pth'
+    torch.save({'state_dict': src.state_dict()}, ckpt)
+    with pytest.warns(DeprecationWarning, match='pretrained is deprecated'):
+        model = ResNet(depth=18, pretrained=str(ckpt))
+    assert model.init_cfg == dict(type='Pretrained', checkpoint=str(ckpt))
+    model.init_weights()
+    for k, v in src.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[k], v, msg=k)
+    with pytest.raises(TypeError, match='pretrained must be a str or None'):
+        ResNet(depth=18, pretrained=123)
+
+
+def test_pretrained_checkpoint_without_matching_keys_is_an_error(tmp_path):
+    ckpt = tmp_path / 'other.pth'
+    torch.save({'state_dict': {'foo.weight': torch.zeros(1)}}, ckpt)
+    model = ResNet(depth=18, init_cfg=dict(type='Pretrained', checkpoint=str(ckpt)))
+    with pytest.raises(ValueError, match='ResNet'):
+        model.init_weights()
+
+
+def test_output_stride_8_with_dilation():
+    model = ResNet(**SMALL50, strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4),
+                   out_indices=(0, 1, 2, 3))
+    outs = model(torch.randn(1, 3, 64, 64))
+    assert [tuple(o.shape[2:]) for o in outs] == [(16, 16), (8, 8), (8, 8), (8, 8)]
+    assert [b.conv2.dilation for b in model.layer3] == [(2, 2)] * 6
+    assert [b.conv2.dilation for b in model.layer4] == [(4, 4)] * 3
+    assert model.layer4[0].conv2.padding == (4, 4)
+
+
+def test_contract_dilation():
+    model = ResNet(**SMALL50, strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4),
+                   contract_dilation=True)
+    assert [b.conv2.dilation[0] for b in model.layer3] == [1, 2, 2, 2, 2, 2]
+    assert [b.conv2.dilation[0] for b in model.layer4] == [2, 4, 4]
+    assert [b.conv2.dilation[0] for b in model.layer2] == [1] * 4   # dilation 1: untouched
+    assert model(torch.randn(1, 3, 64, 64))[-1].shape == (1, 512, 8, 8)
+    basic = ResNet(depth=18, strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4),
+                   contract_dilation=True)
+    assert [b.conv1.dilation[0] for b in basic.layer4] == [2, 4]
+
+
+def test_drop_path_rate_one_returns_activated_shortcut():
+    """mmpretrain spreads the rate linearly over the blocks: the last one gets 1.0."""
+    torch.manual_seed(0)
+    model = ResNet(**SMALL50, drop_path_rate=1.0)
+    model.train()
+    last = model.layer4[-1]
+    assert last.drop_path.drop_prob == pytest.approx(1.0)
+    assert model.layer1[0].drop_path.__class__.__name__ == 'Identity'    # rate 0
+    y = torch.randn(2, 512, 2, 2)
+    torch.testing.assert_close(last(y), torch.relu(y))
+    model.eval()                                 # no drop path in eval mode
+    assert not torch.allclose(last(y), torch.relu(y))
+
+
+@pytest.mark.parametrize('block, in_ch, out_ch', [(Bottleneck, 64, 128), (BasicBlock, 32, 64)])
+def test_drop_path_one_with_projection_shortcut(block, in_ch, out_ch):
+    torch.manual_seed(0)
+    layer = ResLayer(block, 1, in_ch, out_ch, stride=2, drop_path_rate=1.0)
+    blk = layer[0]
+    assert blk.downsample is not None
+    layer.train()
+    x = torch.randn(2, in_ch, 8, 8)
+    out = blk(x)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out, torch.relu(blk.downsample(x)))
+    # with_cp takes the same path
+    blk.with_cp = True
+    x.requires_grad_(True)
+    torch.testing.assert_close(blk(x), torch.relu(blk.downsample(x)))
+
+
+def test_with_cp_same_outputs_and_grads():
+    torch.manual_seed(0)
+    ref = ResNet(depth=18, out_indices=(0, 1, 2, 3))
+    cp_model = ResNet(depth=18, out_indices=(0, 1, 2, 3), with_cp=True)
+    cp_model.load_state_dict(ref.state_dict())
+    assert all(b.with_cp for layer in (cp_model.layer1, cp_model.layer4) for b in layer)
+    x = torch.randn(2, 3, 32, 32)
+    outs_ref, outs_cp = ref(x), cp_model(x)
+    for a, b in zip(outs_ref, outs_cp):
+        torch.testing.assert_close(a, b)
+    sum(o.sum() for o in outs_ref).backward()
+    sum(o.sum() for o in outs_cp).backward()
+    for (n, p), q in zip(ref.named_parameters(), cp_model.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, msg=n, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize('frozen_stages', [0, 1, 2, 4])
+def test_frozen_stages(frozen_stages):
+    model = ResNet(depth=18, frozen_stages=frozen_stages)
+    model.train()
+    frozen = [model.conv1, model.norm1] + [getattr(model, f'layer{i}')
+                                           for i in range(1, frozen_stages + 1)]
+    trainable = [getattr(model, f'layer{i}') for i in range(frozen_stages + 1, 5)]
+    assert_frozen_stages(model, frozen, trainable, torch.randn(2, 3, 32, 32))
+
+
+def test_frozen_stages_minus_one_trains_everything():
+    model = ResNet(depth=18, frozen_stages=-1)
+    model.train()
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_norm_eval():
+    model = ResNet(depth=18, norm_eval=True)
+    model.train()
+    bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    assert bns and all(not bn.training for bn in bns)
+    before = [bn.running_mean.clone() for bn in bns]
+    model(torch.randn(2, 3, 32, 32))
+    assert all(torch.equal(a, bn.running_mean) for a, bn in zip(before, bns))
+    model = ResNet(depth=18, norm_eval=False)
+    model.train()
+    assert all(m.training for m in model.modules() if isinstance(m, _BatchNorm))
+
+
+def test_train_eval_and_gradients():
+    torch.manual_seed(0)
+    model = ResNet(**SMALL50, out_indices=(0, 1, 2, 3))
+    model.train()
+    x = torch.randn(2, 3, 32, 32)
+    outs = model(x)
+    sum(o.mean() for o in outs).backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.eval()
+    with torch.no_grad():
+        a, b = model(x), model(x)
+    torch.testing.assert_close(a, b)
+
+
+def test_plugins_built_per_stage_and_position():
+    model = ResNet(**SMALL50, plugins=[
+        dict(cfg=dict(type='mmresfam.SE', reduction=4), stages=(False, True, False, True),
+             position='after_conv2'),
+        dict(cfg=dict(type='mmresfam.CBAM'), position='after_conv3'),
+    ])
+    for i, layer in enumerate([model.layer1, model.layer2, model.layer3, model.layer4]):
+        for block in layer:
+            names = block.plugin_names
+            assert names['after_conv3'] == ['cbam_after_conv3_0']
+            assert names['after_conv2'] == (['se_after_conv2_0'] if i in (1, 3) else [])
+            if i in (1, 3):
+                assert block.se_after_conv2_0.in_channels == block.mid_channels
+    assert model(torch.randn(2, 3, 32, 32))[-1].shape == (2, 512, 1, 1)
+    basic = ResNet(depth=18, plugins=[dict(cfg=dict(type='mmresfam.scSE', reduction=4),
+                                           position='after_conv1')])
+    assert basic.layer1[0].scse_after_conv1_0.in_channels == 64
+    assert isinstance(basic.layer1[0], BasicBlock)
+
+
+@pytest.mark.parametrize('plugins, match', [
+    ([dict(cfg=dict(type='mmresfam.CBAM'), position='after_conv4')],
+     "plugins\\[0\\].position='after_conv4' is not supported; allowed values are"),
+    ([dict(cfg=dict(type='mmresfam.CBAM'), stages=(True, True, True),
+           position='after_conv3')],
+     'plugins\\[0\\].stages has 3 entries but the backbone has num_stages=4'),
+    ([dict(cfg=dict(type='mmresfam.CBAM'), position='after_conv3', foo=1)],
+     'unknown keys'),
+    ([dict(position='after_conv3')], "plugins\\[0\\]\\['cfg'\\] must be a dict with a 'type'"),
+    (dict(cfg=dict(type='mmresfam.CBAM'), position='after_conv3'),
+     'plugins must be a list of dicts'),
+])
+def test_plugins_errors(plugins, match):
+    with pytest.raises(ValueError, match=match):
+        ResNet(depth=50, plugins=plugins)
+
+
+def test_basic_block_has_no_after_conv3():
+    with pytest.raises(ValueError, match="plugins.position='after_conv3' is not supported"):
+        ResNet(depth=18, plugins=[dict(cfg=dict(type='mmresfam.CBAM'),
+                                       position='after_conv3')])
+
+
+@pytest.mark.parametrize('kwargs, exc, match', [
+    (dict(depth=20), KeyError, 'invalid depth=20; allowed depths are'),
+    (dict(depth=18, num_stages=5), ValueError, 'num_stages must be in'),
+    (dict(depth=18, strides=(1, 2)), ValueError, 'strides has 2 entries'),
+    (dict(depth=18, dilations=(1, 1, 1)), ValueError, 'dilations has 3 entries'),
+    (dict(depth=18, out_indices=(4, )), ValueError, 'out_indices=\\(4,\\) must lie in'),
+    (dict(depth=18, style='tf'), ValueError, "style='tf' is not supported"),
+])
+def test_bad_arguments(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        ResNet(**kwargs)
+
+
+def test_v1c_v1d_stems():
+    c = ResNetV1c(depth=18)
+    d = ResNetV1d(depth=18)
+    d.eval()
+    assert c.deep_stem and not c.avg_down and d.deep_stem and d.avg_down
+    assert isinstance(d.layer2[0].downsample[0], torch.nn.AvgPool2d)
+    assert d(torch.randn(1, 3, 32, 32))[-1].shape == (1, 512, 1, 1)
+
+
+def test_compiles_without_graph_breaks_with_plugins():
+    torch._dynamo.reset()
+    model = ResNet(depth=18, plugins=[dict(cfg=dict(type='mmresfam.CBAM', reduction=4),
+                                           position='after_conv2')])
+    model.eval()   # (mmpretrain's ResNet.train returns None, so no chaining)
+    x = torch.randn(1, 3, 32, 32)
+    compiled = torch.compile(model, backend='eager', fullgraph=True)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x)[-1], model(x)[-1])
+
+
+@pytest.mark.parametrize('name, params, plugin_type, n_plugins', [
+    ('resnet50', 25_557_032, None, 0),
+    ('cbam-resnet50', 28_089_624, 'CBAM', 16),
+    ('sge-resnet50', 25_559_080, 'SGE', 16),
+    ('scse-resnet50', 28_103_144, 'scSE', 16),
+    ('a2-resnet50', 26_745_128, 'DoubleAttention', 9),
+])
+def test_imagenet_configs_build(name, params, plugin_type, n_plugins, repo_root):
+    """The configs/resnet models build, with the plugins where the README says, and the
+    parameter counts of the README table (with the 1000-class head)."""
+    import os.path as osp
+
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+    cfg = Config.fromfile(osp.join(repo_root, 'configs', 'resnet', f'{name}_8xb32_in1k.py'))
+    model = PRETRAIN_MODELS.build(cfg.model)
+    assert isinstance(model.backbone, ResNet) and model.backbone.depth == 50
+    assert sum(p.numel() for p in model.parameters()) == params
+    found = [m for m in model.backbone.modules() if type(m).__name__ == plugin_type]
+    assert len(found) == n_plugins
+    if plugin_type == 'DoubleAttention':
+        assert all(isinstance(b.a2_after_conv2_0, type(found[0]))
+                   for layer in (model.backbone.layer3, model.backbone.layer4) for b in layer)
+        assert not any(type(m).__name__ == plugin_type for m in model.backbone.layer2.modules())
+
+
+def test_fewer_stages_default_strides_and_chainable_train():
+    import torch as _torch
+    from mmresfam.models import ResNet as _ResNet
+    model = _ResNet(depth=18, num_stages=2, out_indices=(0, 1))
+    assert model.eval() is model and not model.training
+    outs = model(_torch.rand(1, 3, 64, 64))
+    assert [tuple(o.shape[1:]) for o in outs] == [(64, 16, 16), (128, 8, 8)]
+    with pytest.raises(ValueError, match='strides has 4 entries but num_stages=2'):
+        _ResNet(depth=18, num_stages=2, strides=(1, 2, 2, 2), out_indices=(0, ))

@@ -1,0 +1,105 @@
+"""tools/analysis/benchmark.py: weights are shared, agreement is checked, results add up."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+import torch
+
+from mmresfam.analysis.bench import (AgreementError, Options, check_agreement,
+                                     format_table, make_candidates, relative_error, run)
+from mmresfam.analysis.references import (REFERENCES, build_candidate, copy_by_order,
+                                          copy_weights)
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TINY = dict(size=32, batch=2, warmup=1, iters=1, repeats=2, modes=('infer', 'train'))
+
+
+def _cli():
+    spec = importlib.util.spec_from_file_location(
+        'bench_cli', osp.join(ROOT, 'tools', 'analysis', 'benchmark.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_candidates_share_weights_and_agree():
+    opts = Options(**TINY)
+    cands = make_candidates(['resnet18'], ['ours', 'mmpretrain', 'timm'], opts)
+    assert [c.impl for c in cands] == ['ours', 'mmpretrain', 'timm']
+    errors = check_agreement(cands, opts)
+    assert max(errors.values()) <= 1e-5
+    # the check is not blind: every residual branch matters (norms are randomised, not zero)
+    last_bn = cands[0].module.model.layer4[-1].bn2
+    assert last_bn.weight.abs().min() > 0.4
+
+
+def test_disagreeing_candidates_are_refused():
+    opts = Options(**TINY)
+    cands = make_candidates(['resnet18'], ['ours', 'timm'], opts)
+    with torch.no_grad():
+        cands[1].module.model.layer3[0].conv1.weight.mul_(1.01)  # a slightly different network
+    with pytest.raises(AgreementError, match=r'resnet18/timm vs resnet18/ours'):
+        check_agreement(cands, opts)
+    # run() refuses before timing anything
+    with pytest.raises(AgreementError):
+        run(['resnet18'], ['ours', 'mmpretrain'],
+            Options(**TINY, overrides=dict(strides=(1, 1, 2, 2))), log=lambda s: None)
+
+
+def test_cli_refuses_different_networks(capsys):
+    rc = _cli().main(['resnet18', '--impls', 'ours', 'mmpretrain', '--size', '32', '--batch',
+                      '2', '--repeats', '1', '--iters', '1', '--modes', 'infer', '--cfg',
+                      'strides=(1,1,2,2)'])
+    assert rc == 3
+    assert 'REFUSED' in capsys.readouterr().out
+
+
+def test_relative_error_and_copy_by_order():
+    a = torch.ones(2, 3)
+    assert relative_error(a, a) == 0
+    assert relative_error(a * 1.1, a) == pytest.approx(0.1, rel=1e-5)
+    assert relative_error(a, torch.ones(3, 2)) == float('inf')
+    ours = build_candidate('resnet18', 'ours')
+    other = build_candidate('resnet50', 'ours')
+    with pytest.raises(ValueError, match='cannot pair weights by order'):
+        copy_by_order(ours, other)
+    # renamed-but-same layout is paired by order
+    r18 = build_candidate('resnet18', 'ours')
+    ref = torch.nn.Sequential(*[m for m in r18.model.children()])
+    assert copy_by_order(ours, ref) > 0
+    assert copy_weights('resnet18', ours, build_candidate('resnet18', 'timm'),
+                        'timm') == 'same keys'
+
+
+def test_run_end_to_end_with_baseline_and_json(tmp_path):
+    out = tmp_path / 'r.json'
+    rc = _cli().main(['resnet18', '--impls', 'ours', 'mmpretrain', '--size', '32', '--batch',
+                      '2', '--repeats', '2', '--iters', '1', '--warmup', '0', '--modes',
+                      'infer', 'train', '--with-cp', '--json', str(out)])
+    assert rc == 0
+    res = json.loads(out.read_text())
+    keys = {f"{r['model']}/{r['impl']}" for r in res['rows']}
+    assert keys == {'resnet18/ours', 'resnet18/mmpretrain', 'resnet18/ours_cp'}
+    for r in res['rows']:
+        assert len(r['infer_all']) == 2 and all(v > 0 for v in r['train_all'])
+    dens = {q['den'] for q in res['ratios']}
+    assert dens == {'resnet18/mmpretrain', 'resnet18/ours'}
+    table = format_table(res)
+    assert 'resnet18/ours / resnet18/mmpretrain' in table
+
+
+def test_saved_activation_memory_drops_with_cp():
+    from mmresfam.analysis.bench import prepare, saved_activation_mib
+    opts = Options(**TINY)
+    cands = make_candidates(['resnet18'], ['ours', 'ours_cp'], opts)
+    for c in cands:
+        prepare(c, opts)
+    plain, cp = (saved_activation_mib(c, opts) for c in cands)
+    assert cp < 0.5 * plain
+
+
+def test_unknown_model_is_a_key_error():
+    with pytest.raises(KeyError, match='model must be one of'):
+        make_candidates(['resnet7'], ['ours'], Options(**TINY))
+    assert 'resnest50' in REFERENCES

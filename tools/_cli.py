@@ -1,0 +1,99 @@
+"""Shared pieces of ``tools/train.py`` and ``tools/test.py``.
+
+* :func:`load_config`: read a config, apply ``--cfg-options`` after checking every key path.
+* :func:`register_scope`: import the OpenMMLab library named by the config's ``default_scope``
+  (mmpretrain, mmdet or mmseg) so its datasets, transforms, metrics and hooks are registered.
+* :func:`friendly_errors`: turn the usual config mistakes into a one-line message and exit 1.
+"""
+import contextlib
+import os
+import os.path as osp
+import sys
+
+SCOPES = ('mmpretrain', 'mmdet', 'mmseg')
+
+# mmengine 0.10 saves its message hub (HistoryBuffer, numpy scalars) in checkpoints and loads
+# them with torch.load's old default; torch >= 2.6 defaults to weights_only=True, which refuses
+# them. The tools load checkpoints the user names (or wrote with tools/train.py), as mmengine
+# always did.
+os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+
+
+class CLIError(Exception):
+    """An error whose message alone tells the user what to fix."""
+
+
+def _check_key_path(cfg, key):
+    """Raise :class:`CLIError` if ``key`` ('a.b.0.c') does not name a place in ``cfg``.
+
+    Every part must exist, except where its parent is a buildable dict (has ``type``): a new
+    argument there is checked by the class itself when the object is built, and may be a
+    nested dict given key by key (``train_dataloader.dataset.metainfo.classes=(a,b)``).
+    """
+    node, walked = getattr(cfg, '_cfg_dict', cfg), []
+    parts = key.split('.')
+    for part in parts:
+        if isinstance(node, (list, tuple)):
+            if not part.isdigit() or int(part) >= len(node):
+                raise CLIError(f"--cfg-options key '{key}': '{'.'.join(walked) or 'cfg'}' is "
+                               f'a list of {len(node)} items, {part!r} is not a valid index')
+            node = node[int(part)]
+        elif isinstance(node, dict):
+            if part not in node:
+                if 'type' in node:
+                    return
+                where = '.'.join(walked) or 'the config'
+                near = ', '.join(sorted(map(str, node.keys()))[:12])
+                raise CLIError(f"--cfg-options key '{key}': '{part}' is not a key of {where} "
+                               f'(keys there: {near})')
+            node = node[part]
+        else:
+            raise CLIError(f"--cfg-options key '{key}': '{'.'.join(walked)}' is a "
+                           f'{type(node).__name__}, not a dict or list')
+        walked.append(part)
+
+
+def load_config(path, cfg_options=None):
+    from mmengine.config import Config
+    if not osp.isfile(path):
+        raise CLIError(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        for key in cfg_options:
+            _check_key_path(cfg, key)
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def register_scope(cfg):
+    """Import mmresfam and the library of the config's ``default_scope``."""
+    import importlib
+
+    import mmresfam  # noqa: F401
+    scope = cfg.get('default_scope', 'mmpretrain')
+    if scope not in SCOPES + ('mmresfam', 'mmengine'):
+        raise CLIError(f"default_scope={scope!r} is not supported; allowed values are "
+                       f'{list(SCOPES)}')
+    if scope in SCOPES:
+        importlib.import_module(f'{scope}.utils').register_all_modules(
+            init_default_scope=False)
+    return scope
+
+
+@contextlib.contextmanager
+def friendly_errors(tool):
+    """Print ``<tool>: error: <message>`` and exit 1 for config and build errors.
+
+    Set ``MMRESFAM_DEBUG=1`` to get the full traceback instead.
+    """
+    try:
+        yield
+    except (CLIError, KeyError, TypeError, ValueError, FileNotFoundError,
+            ModuleNotFoundError) as e:
+        if os.environ.get('MMRESFAM_DEBUG'):
+            raise
+        msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+        msg = ' '.join(msg.split())
+        print(f'{tool}: error: {type(e).__name__}: {msg} '
+              '(set MMRESFAM_DEBUG=1 for the traceback)', file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,90 @@
+"""Export a config's backbone (or whole classifier) to ONNX and check it with onnxruntime.
+
+Usage::
+
+    python tools/deployment/pytorch2onnx.py CONFIG CHECKPOINT [--out model.onnx]
+        [--shape 224] [--whole] [--opset 17] [--dynamic-batch] [--atol 1e-4]
+
+``CHECKPOINT`` may be ``none`` (random weights, to check exportability). The backbone's
+outputs (every ``out_indices`` stage) become ``out0..outN``; with ``--whole`` the classifier's
+logits (``mode='tensor'``) are exported. The script runs the same random input through
+PyTorch and onnxruntime and exits 1 if the max abs difference exceeds ``--atol``.
+"""
+import argparse
+import importlib
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description='export to ONNX and verify with onnxruntime')
+    p.add_argument('config')
+    p.add_argument('checkpoint', help="checkpoint file, or 'none' for random weights")
+    p.add_argument('--out', help='ONNX file (default: <config name>.onnx)')
+    p.add_argument('--shape', type=int, nargs='+', default=[224], help='input H [W]')
+    p.add_argument('--batch', type=int, default=1)
+    p.add_argument('--whole', action='store_true', help='export the whole classifier')
+    p.add_argument('--opset', type=int, default=17)
+    p.add_argument('--dynamic-batch', action='store_true')
+    p.add_argument('--atol', type=float, default=1e-4)
+    args = p.parse_args(argv)
+    if not os.path.isfile(args.config):
+        print(f'error: config file not found: {args.config}')
+        return 2
+    if args.checkpoint.lower() != 'none' and not os.path.isfile(args.checkpoint):
+        print(f'error: checkpoint not found: {args.checkpoint}')
+        return 2
+    from mmengine.config import Config
+    from mmengine.runner import load_checkpoint
+
+    import mmresfam  # noqa: F401
+    from mmresfam.analysis.export import export_onnx
+    cfg = Config.fromfile(args.config)
+    scope = cfg.get('default_scope', 'mmpretrain')
+    importlib.import_module(f'{scope}.utils').register_all_modules(init_default_scope=True)
+    registry = importlib.import_module(f'{scope}.registry').MODELS
+    model = registry.build(cfg.model)
+    if args.checkpoint.lower() != 'none':
+        load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
+    if args.whole:
+        if cfg.model.get('type') != 'ImageClassifier':
+            print('error: --whole needs an ImageClassifier config')
+            return 2
+        net = ClassifierLogits(model)
+    else:
+        net = model.backbone
+    h, w = (args.shape * 2)[:2]
+    out = args.out or os.path.splitext(os.path.basename(args.config))[0] + '.onnx'
+    diff, n = export_onnx(net, (args.batch, 3, h, w), out, opset=args.opset,
+                          dynamic_batch=args.dynamic_batch)
+    print(f'exported {"classifier" if args.whole else "backbone"} of {args.config} '
+          f'({n} output(s), input {args.batch}x3x{h}x{w}, opset {args.opset}) to {out}')
+    print(f'onnxruntime vs PyTorch: max abs difference {diff:.3g} (allowed {args.atol:g})')
+    if not diff <= args.atol:
+        print('FAILED: outputs differ')
+        return 1
+    return 0
+
+
+def ClassifierLogits(model):
+    """The classifier as ``image -> logits`` (what ``mode='tensor'`` computes)."""
+    import torch.nn as nn
+
+    class Logits(nn.Module):
+
+        def __init__(self, classifier):
+            super().__init__()
+            self.classifier = classifier
+
+        def forward(self, x):
+            return self.classifier(x, mode='tensor')
+
+    return Logits(model)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
