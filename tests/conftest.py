@@ -13,6 +13,21 @@ sys.path.insert(0, osp.join(ROOT, 'tools'))
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+@pytest.fixture(autouse=True)
+def _isolated_default_scope():
+    """Give every test the default-scope state the session started with.
+
+    ``init_default_scope``/``register_all_modules`` (and building a runner) leave mmengine's
+    current ``DefaultScope`` changed for the rest of the process; under pytest-xdist which tests
+    share a process depends on timing, so a leaked scope made results order-dependent.
+    """
+    from mmengine.registry import DefaultScope
+    saved = dict(DefaultScope._instance_dict)
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(saved)
+
+
 @pytest.fixture(scope='session')
 def repo_root():
     return ROOT

@@ -56,13 +56,15 @@ def test_coco_is_read_by_mmdet_with_masks(coco_root):
     from mmdet.utils import register_all_modules
     from mmengine.registry import DefaultScope
     register_all_modules(init_default_scope=False)
-    # in the mmdet scope whatever scope an earlier test in this worker left current
+    # In the mmdet scope, whatever scope an earlier test in this worker left current, and with
+    # unprefixed names: 'mmdet.LoadImageFromFile' only searches mmdet's own registry, while
+    # LoadImageFromFile is mmcv's (mmdet's registry finds it through its parent).
     with DefaultScope.overwrite_default_scope('mmdet'):
         ds = CocoDataset(data_root=coco_root, ann_file='annotations/instances_train2017.json',
-                     data_prefix=dict(img='train2017/'), metainfo=dict(classes=SHAPES),
-                     pipeline=[dict(type='mmdet.LoadImageFromFile'),
-                               dict(type='mmdet.LoadAnnotations', with_bbox=True,
-                                    with_mask=True)])
+                         data_prefix=dict(img='train2017/'), metainfo=dict(classes=SHAPES),
+                         pipeline=[dict(type='LoadImageFromFile'),
+                                   dict(type='LoadAnnotations', with_bbox=True,
+                                        with_mask=True)])
     assert len(ds) == 6
     sample = ds[0]
     assert sample['img'].shape == (64, 64, 3)
@@ -89,14 +91,17 @@ def test_seg_pairs_follow_ade20k_convention(seg_root):
 
 def test_seg_is_read_by_mmseg_with_reduce_zero_label(seg_root):
     from mmseg.datasets import BaseSegDataset
+    from mmengine.registry import DefaultScope
     from mmseg.utils import register_all_modules
     register_all_modules(init_default_scope=False)
-    ds = BaseSegDataset(data_root=seg_root,
-                        data_prefix=dict(img_path='images/training',
-                                         seg_map_path='annotations/training'),
-                        metainfo=dict(classes=SEG_CLASSES), reduce_zero_label=True,
-                        pipeline=[dict(type='mmseg.LoadImageFromFile'),
-                                  dict(type='mmseg.LoadAnnotations')])
+    # the mmseg scope and unprefixed names, as in the COCO test above
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        ds = BaseSegDataset(data_root=seg_root,
+                            data_prefix=dict(img_path='images/training',
+                                             seg_map_path='annotations/training'),
+                            metainfo=dict(classes=SEG_CLASSES), reduce_zero_label=True,
+                            pipeline=[dict(type='LoadImageFromFile'),
+                                      dict(type='LoadAnnotations')])
     assert len(ds) == 4
     seg = ds[0]['gt_seg_map']
     assert seg.shape == (48, 48) and set(np.unique(seg).tolist()) <= {0, 1, 2, 3}
