@@ -15,7 +15,8 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
 from mmresfam.registry import MODELS
-from ..utils import check_channels, check_divisible, check_int_range
+from ..utils import (check_channels, check_divisible, check_int_range, global_avg_pool,
+                     weighted_sum)
 
 __all__ = ['SK']
 
@@ -121,7 +122,7 @@ class SK(BaseModule):
         # (B, M, C, H, W): one copy, reused by squeeze and selection
         feats = torch.stack([branch(xi) for branch, xi in zip(self.branches, inputs)], dim=1)
         # fuse + squeeze: GAP of the branch sum == sum of the branch GAPs (cheaper)
-        squeezed = feats.mean(dim=(3, 4)).sum(dim=1)[..., None, None]
+        squeezed = global_avg_pool(feats).sum(dim=1)
         logits = self.attn_select(self.attn_reduce(squeezed))
         weights = logits.view(x.shape[0], self.num_branches, self.out_channels, 1, 1)
-        return (feats * weights.softmax(dim=1)).sum(dim=1)
+        return weighted_sum(feats, weights.softmax(dim=1))

@@ -22,8 +22,9 @@ The paper describes two equivalent layouts and this module ships both:
 Channel layouts. The grouped conv writes its ``R * C`` output channels *radix-major*: block
 ``r * K + k`` (``C / K`` channels) is split ``r`` of cardinal group ``k``. ``fc2`` (grouped by
 ``K``) writes its ``R * C`` logits *cardinal-major*: block ``k * R + r``. The fast form
-reconciles the two with views only: the features are viewed as ``(B, R, K, C/K, H, W)``, the
-logits as ``(B, K, R, C/K)``, softmaxed over ``R`` and broadcast through a (view-only) transpose.
+views the features as ``(B, R, C, H, W)`` and reorders the (tiny) softmaxed logits to the same
+radix-major ``(B, R, C)`` layout; pooling and the weighted sum use the memory-lean ops of
+:mod:`mmresfam.models.utils.ops`.
 """
 from typing import Iterator, List, Optional, Tuple
 
@@ -36,7 +37,7 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmresfam.registry import MODELS
-from ..utils import check_divisible, check_int_range
+from ..utils import check_divisible, check_int_range, global_avg_pool, weighted_sum
 
 __all__ = [
     'SplitAttentionConv2d', 'RadixMajorSplitAttentionConv2d', 'attention_width',
@@ -150,8 +151,10 @@ class SplitAttentionConv2d(_SplitConvMixin, BaseModule):
     softmax over the radix (``R > 1``) or a sigmoid gate (``R = 1``) weights the splits, which
     are summed. Same function and same parameter names as MMPreTrain's/MMDetection's
     ``SplitAttentionConv2d``, the official ``SplAtConv2d`` and timm's ``SplitAttn``; unlike
-    them it never copies the attention tensor for the radix transpose and pools before
-    summing the splits (cheaper, equal up to float rounding).
+    them it pools each split with a broadcast-view backward and sums the weighted splits in
+    place (:func:`~mmresfam.models.utils.global_avg_pool`,
+    :func:`~mmresfam.models.utils.weighted_sum`): fewer full-size passes, equal up to float
+    rounding.
 
     With ``in_channels`` first and defaults for everything else (``channels = in_channels``,
     3x3, "same" padding) it is also a conv-replacing MMDetection-style ``plugin``.
@@ -212,7 +215,7 @@ class SplitAttentionConv2d(_SplitConvMixin, BaseModule):
         batch, _, height, width = x.shape
         radix, groups, channels = self.radix, self.groups, self.channels
         # pool each split, then sum the splits: (B, C, 1, 1)
-        gap = x.mean(dim=(2, 3), keepdim=True)
+        gap = global_avg_pool(x)
         if radix > 1:
             gap = gap.view(batch, radix, channels, 1, 1).sum(dim=1)
         gap = self.relu(attention_norm(self.norm1, self.fc1(gap)))
@@ -220,9 +223,9 @@ class SplitAttentionConv2d(_SplitConvMixin, BaseModule):
         if radix == 1:
             return x * torch.sigmoid(logits)
         weights = logits.view(batch, groups, radix, channels // groups).softmax(dim=2)
-        weights = weights.transpose(1, 2)[..., None, None]  # (B, R, K, C/K, 1, 1), a view
-        splits = x.view(batch, radix, groups, channels // groups, height, width)
-        return (splits * weights).sum(dim=1).view(batch, channels, height, width)
+        # radix-major like the splits; a copy of B*R*C numbers (a view when groups == 1)
+        weights = weights.transpose(1, 2).reshape(batch, radix, channels, 1, 1)
+        return weighted_sum(x.view(batch, radix, channels, height, width), weights)
 
 
 class _CardinalGroupAttention(nn.Module):

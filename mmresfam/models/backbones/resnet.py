@@ -51,7 +51,9 @@ class ResidualForwardMixin:
         return x if self.downsample is None else self.downsample(x)
 
     def forward_inner(self, x):
-        return self.drop_path(self.residual(x)) + self.shortcut(x)
+        out = self.drop_path(self.residual(x))
+        out += self.shortcut(x)  # in place, as MMPreTrain and timm: no new feature map
+        return out
 
     def post_activation(self, out):
         return self.relu(out)

@@ -243,18 +243,24 @@ class _CountOps(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def test_fast_form_has_no_python_loop_over_radix():
-    """The fast forward runs the same number of aten ops whatever the radix/cardinality (no
-    per-split Python loop), while the radix-major reference grows with them."""
-    counts, rm_counts = set(), set()
+def test_fast_form_has_no_python_loop_over_groups():
+    """The fast forward runs the same ops whatever the cardinality (plus one copy of the tiny
+    reordered weights when groups > 1) and only an in-place multiply-add (with its two
+    slices) per extra split; the radix-major reference loops over groups and splits."""
+    counts, rm_counts = {}, set()
     for groups, radix in itertools.product((1, 4), (2, 8)):
         x = torch.randn(2, 64, 6, 6)
-        for cls, bucket in ((SplitAttentionConv2d, counts),
-                            (RadixMajorSplitAttentionConv2d, rm_counts)):
+        for cls in (SplitAttentionConv2d, RadixMajorSplitAttentionConv2d):
             m = cls(64, 64, groups=groups, radix=radix)
             m.eval()
             with torch.no_grad(), _CountOps() as ops:
                 m(x)
-            bucket.add(ops.count)
-    assert len(counts) == 1, counts
+            if cls is SplitAttentionConv2d:
+                counts[groups, radix] = ops.count
+            else:
+                rm_counts.add(ops.count)
+    for radix in (2, 8):
+        assert 0 <= counts[4, radix] - counts[1, radix] <= 1, counts
+    for groups in (1, 4):
+        assert counts[groups, 8] - counts[groups, 2] <= 3 * (8 - 2), counts
     assert len(rm_counts) == 4, rm_counts

@@ -1,0 +1,86 @@
+"""Memory-lean pooling and attention-weighted sums for the split/selective attention modules.
+
+Split attention (ResNeSt) and selective kernel (SKNet) attention both pool feature maps
+globally and return an attention-weighted sum of ``R`` same-shaped feature maps. Written with
+plain tensor ops, autograd spends several full passes over the ``(B, R, C, H, W)`` features
+that are pure bookkeeping: the backward of ``mean`` writes a ``(B, R*C, H, W)`` gradient that
+is only ever added to another one, and ``(feats * weights).sum(1)`` writes an ``R``-times
+larger product before reducing it. The two functions here compute the same values (up to
+float rounding of the fused multiply-add) with fewer passes:
+
+* :func:`global_avg_pool` -- ``x.mean((-2, -1), keepdim=True)`` whose backward returns the
+  gradient as a broadcast *view* (no full-size write; autograd adds it to the other gradient
+  of ``x`` in the same pass it would spend anyway);
+* :func:`weighted_sum` -- ``sum_r weights[:, r] * feats[:, r]`` accumulated in place into one
+  ``(B, C, H, W)`` output (``addcmul_``), never materialising the ``R``-times larger product in
+  the forward pass; its backward returns the features' gradient as one tensor.
+
+Both are ``torch.autograd.Function`` s, traced without graph breaks by ``torch.compile``.
+"""
+import torch
+
+__all__ = ['global_avg_pool', 'weighted_sum']
+
+
+class _GlobalAvgPool(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.shape = x.shape
+        return x.mean(dim=(-2, -1), keepdim=True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        height, width = ctx.shape[-2:]
+        return (grad / (height * width)).expand(ctx.shape)
+
+
+def global_avg_pool(x: torch.Tensor) -> torch.Tensor:
+    """``x.mean(dim=(-2, -1), keepdim=True)`` with a broadcast-view backward.
+
+    Args:
+        x (Tensor): ``(..., H, W)`` feature maps.
+
+    Returns:
+        Tensor: ``(..., 1, 1)`` means.
+    """
+    return _GlobalAvgPool.apply(x)
+
+
+class _WeightedSum(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, feats, weights):
+        ctx.save_for_backward(feats, weights)
+        out = feats[:, 0] * weights[:, 0]
+        for r in range(1, feats.shape[1]):
+            out.addcmul_(feats[:, r], weights[:, r])
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        feats, weights = ctx.saved_tensors
+        grad = grad.unsqueeze(1)
+        grad_feats = grad * weights if ctx.needs_input_grad[0] else None
+        grad_weights = None
+        if ctx.needs_input_grad[1]:
+            grad_weights = (feats * grad).sum(dim=(-2, -1), keepdim=True)
+        return grad_feats, grad_weights
+
+
+def weighted_sum(feats: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``(feats * weights).sum(dim=1)`` without the ``R``-times larger intermediate.
+
+    Args:
+        feats (Tensor): ``(B, R, C, H, W)`` feature maps (a view of a ``(B, R*C, H, W)``
+            tensor is fine).
+        weights (Tensor): ``(B, R, C, 1, 1)`` weights.
+
+    Returns:
+        Tensor: ``(B, C, H, W)``, ``sum_r weights[:, r] * feats[:, r]``.
+    """
+    if feats.dim() != 5 or tuple(weights.shape) != (*feats.shape[:3], 1, 1):
+        raise ValueError('weighted_sum expects feats (B, R, C, H, W) and weights '
+                         f'(B, R, C, 1, 1), got {tuple(feats.shape)} and '
+                         f'{tuple(weights.shape)}')
+    return _WeightedSum.apply(feats, weights)
