@@ -16,6 +16,7 @@ from typing import Optional
 
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_norm_layer
+from mmengine.model import constant_init
 
 from mmresfam.registry import MODELS
 from .resnet import BasicBlock, Bottleneck, ResNet
@@ -39,6 +40,19 @@ class PreActMixin:
     def post_activation(self, out):
         return out
 
+    def zero_init_last(self):
+        """Start the unit as the identity by zeroing its last conv (``zero_init_residual``).
+
+        MMPreTrain's ``zero_init_residual`` zeroes a block's last *norm*. In a post-activation
+        block that norm feeds the sum and still gets gradients; in a pre-activation unit it is
+        followed by a ReLU, whose gradient at 0 is 0, so the whole residual branch would never
+        train. Here that norm keeps its default (weight 1, bias 0) and the last conv is zeroed
+        instead, as timm's ``zero_init_last`` does for its pre-activation units.
+        """
+        norm_attr, conv_attr = self.last_norm_and_conv
+        constant_init(getattr(self, norm_attr), 1)
+        constant_init(getattr(self, conv_attr), 0)
+
     def _replace_norm(self, name: str, num_features: int) -> None:
         """Rebuild the norm registered as ``name`` for ``num_features`` channels."""
         self.add_module(name, build_norm_layer(self.norm_cfg, num_features)[1])
@@ -55,6 +69,8 @@ class PreActBasicBlock(PreActMixin, BasicBlock):
     input (``in_channels``); ``norm2`` sits between the two convs. Plugins run right after
     ``conv1`` (``after_conv1``) and ``conv2`` (``after_conv2``).
     """
+
+    last_norm_and_conv = ('norm2', 'conv2')
 
     def __init__(self, in_channels, out_channels, **kwargs):
         super().__init__(in_channels, out_channels, **kwargs)
@@ -79,6 +95,8 @@ class PreActBottleneck(PreActMixin, Bottleneck):
     With ``style='pytorch'`` the stride is on the 3x3 conv (as in timm). Plugins run right after
     each conv (``after_conv1/2/3``), before the next norm.
     """
+
+    last_norm_and_conv = ('norm3', 'conv3')
 
     def __init__(self, in_channels, out_channels, **kwargs):
         super().__init__(in_channels, out_channels, **kwargs)
@@ -137,8 +155,8 @@ class ResNetV2(ResNet):
             ``num_stages``, ``strides``, ``dilations``, ``out_indices``, ``style``,
             ``deep_stem``, ``avg_down``, ``frozen_stages`` (also freezes the output norms of the
             frozen stages), ``conv_cfg``, ``norm_cfg``, ``norm_eval``, ``with_cp``,
-            ``zero_init_residual`` (zeroes the last norm of each unit, so every unit starts as the
-            identity), ``drop_path_rate``, ``init_cfg``).
+            ``zero_init_residual`` (zeroes the last conv of each unit, so every unit starts as the
+            identity and still trains), ``drop_path_rate``, ``init_cfg``).
 
     Example:
         >>> import torch
@@ -169,6 +187,16 @@ class ResNetV2(ResNet):
             self.add_module(f'out_norm{i + 1}',
                             build_norm_layer(self.norm_cfg, self.out_channels[i])[1])
         self._freeze_stages()
+
+    def init_weights(self):
+        """:class:`ResNet`'s initialisation; ``zero_init_residual`` zeroes the last conv of
+        every pre-activation unit (see :meth:`PreActMixin.zero_init_last`)."""
+        super().init_weights()
+        pretrained = isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained'
+        if self.zero_init_residual and not pretrained:
+            for m in self.modules():
+                if isinstance(m, PreActMixin):
+                    m.zero_init_last()
 
     def _make_stem_layer(self, in_channels, stem_channels):
         super()._make_stem_layer(in_channels, stem_channels)

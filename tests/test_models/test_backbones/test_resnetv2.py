@@ -179,14 +179,37 @@ def test_train_mode_gradients_reach_every_parameter():
     assert not missing
 
 
-def test_zero_init_residual_makes_units_identity():
-    model = ResNetV2(depth=50)
+@pytest.mark.parametrize('depth,last', [(18, ('norm2', 'conv2')), (50, ('norm3', 'conv3'))])
+def test_zero_init_residual_makes_units_identity(depth, last):
+    model = ResNetV2(depth=depth)
     model.init_weights()
     blk = model.layer1[1]
-    assert blk.norm3.weight.abs().sum() == 0
+    norm, conv = (getattr(blk, name) for name in last)
+    assert conv.weight.abs().sum() == 0
+    assert torch.equal(norm.weight, torch.ones_like(norm.weight))
     blk.eval()
-    x = torch.randn(1, 256, 4, 4)
+    x = torch.randn(1, blk.in_channels, 4, 4)
     torch.testing.assert_close(blk(x), x)
+
+
+@pytest.mark.parametrize('depth', [18, 50])
+def test_zero_init_residual_units_still_train(depth):
+    """With the default zero_init_residual every parameter gets a gradient from the second
+    step on (zeroing the norm before the last ReLU instead would leave every residual branch
+    dead: the ReLU passes no gradient at 0)."""
+    torch.manual_seed(0)
+    model = ResNetV2(depth=depth, base_channels=8, stem_channels=8, out_indices=(0, 1, 2, 3))
+    model.init_weights()
+    model.train()
+    optim = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(4, 3, 64, 64)
+    for _ in range(2):
+        optim.zero_grad()
+        outs = model(x)
+        sum((o * torch.randn_like(o)).mean() for o in outs).backward()
+        optim.step()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum()]
+    assert not missing
 
 
 @pytest.mark.parametrize('frozen_stages', [0, 1, 2, 4])
