@@ -35,7 +35,9 @@ class PreActMixin:
     def forward_inner(self, x):
         preact = self.relu(self.norm1(x))
         shortcut = x if self.downsample is None else self.downsample(preact)
-        return self.drop_path(self.residual(preact)) + shortcut
+        out = self.drop_path(self.residual(preact))
+        out += shortcut  # in place, like ResidualForwardMixin.forward_inner
+        return out
 
     def post_activation(self, out):
         return out

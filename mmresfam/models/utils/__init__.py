@@ -6,5 +6,6 @@ from .plugins import (PLUGIN_POSITIONS, PluginMixin, plugins_for_stage,
 
 __all__ = [
     'check_channels', 'check_choice', 'check_depth', 'check_divisible', 'check_int_range',
-    'global_avg_pool', 'weighted_sum', 'PLUGIN_POSITIONS', 'PluginMixin', 'plugins_for_stage', 'validate_plugins'
+    'global_avg_pool', 'weighted_sum', 'PLUGIN_POSITIONS', 'PluginMixin', 'plugins_for_stage',
+    'validate_plugins'
 ]
