@@ -64,3 +64,16 @@ def test_inductor_compile_matches_eager():
         ref = model(x)[-1]
         out = torch.compile(model, fullgraph=True)(x)[-1]
     torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('name', ['ResNeSt', 'SKNet'])
+def test_fullgraph_compile_channels_last(name):
+    """The channels-last input pre-hook and the layout-keeping gradients trace in one graph."""
+    torch._dynamo.reset()
+    model = _build(name, channels_last=True)
+    model.train()
+    compiled = torch.compile(model, backend='eager', fullgraph=True)
+    outs = compiled(torch.randn(2, 3, 32, 32))
+    assert all(o.is_contiguous(memory_format=torch.channels_last) for o in outs)
+    sum(o.mean() for o in outs).backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)

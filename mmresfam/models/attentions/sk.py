@@ -119,8 +119,11 @@ class SK(BaseModule):
             inputs = torch.chunk(x, self.num_branches, dim=1)
         else:
             inputs = (x, ) * self.num_branches
-        # (B, M, C, H, W): one copy, reused by squeeze and selection
-        feats = torch.stack([branch(xi) for branch, xi in zip(self.branches, inputs)], dim=1)
+        # (B, M, C, H, W): one copy, reused by squeeze and selection; a 4-D concat viewed as
+        # 5-D (rather than a stack) keeps a channels-last input's layout for the branches'
+        # gradients too
+        outs = [branch(xi) for branch, xi in zip(self.branches, inputs)]
+        feats = torch.cat(outs, dim=1).view(x.shape[0], self.num_branches, *outs[0].shape[1:])
         # fuse + squeeze: GAP of the branch sum == sum of the branch GAPs (cheaper)
         squeezed = global_avg_pool(feats).sum(dim=1)
         logits = self.attn_select(self.attn_reduce(squeezed))

@@ -13,7 +13,8 @@ float rounding of the fused multiply-add) with fewer passes:
   of ``x`` in the same pass it would spend anyway);
 * :func:`weighted_sum` -- ``sum_r weights[:, r] * feats[:, r]`` accumulated in place into one
   ``(B, C, H, W)`` output (``addcmul_``), never materialising the ``R``-times larger product in
-  the forward pass; its backward returns the features' gradient as one tensor.
+  the forward pass; its backward returns the features' gradient as one tensor, laid out in
+  the features' own memory order (so a channels-last network stays channels-last).
 
 Both are ``torch.autograd.Function`` s, traced without graph breaks by ``torch.compile``.
 """
@@ -47,6 +48,24 @@ def global_avg_pool(x: torch.Tensor) -> torch.Tensor:
     return _GlobalAvgPool.apply(x)
 
 
+def _mul_in_memory_order_of(like: torch.Tensor, a: torch.Tensor, b: torch.Tensor):
+    """``a * b`` (broadcasting to ``like.shape``) laid out in memory like ``like``.
+
+    The product is computed on views permuted into ``like``'s memory order (outermost stride
+    first), where it comes out contiguous, and permuted back: one pass, no copy, and unlike
+    ``torch.mul(..., out=torch.empty_like(like))`` it is traced by ``torch.compile``.
+    """
+    strides = like.stride()
+    order = list(range(like.dim()))
+    for i in range(1, len(order)):  # stable insertion sort, largest stride first (traceable)
+        j = i
+        while j > 0 and strides[order[j - 1]] < strides[order[j]]:
+            order[j - 1], order[j] = order[j], order[j - 1]
+            j -= 1
+    inverse = [order.index(d) for d in range(like.dim())]
+    return (a.permute(order) * b.permute(order)).permute(inverse)
+
+
 class _WeightedSum(torch.autograd.Function):
 
     @staticmethod
@@ -61,7 +80,12 @@ class _WeightedSum(torch.autograd.Function):
     def backward(ctx, grad):
         feats, weights = ctx.saved_tensors
         grad = grad.unsqueeze(1)
-        grad_feats = grad * weights if ctx.needs_input_grad[0] else None
+        grad_feats = None
+        if ctx.needs_input_grad[0]:
+            # in the features' own memory order (e.g. a channels-last 4-D tensor viewed as
+            # 5-D): a contiguous gradient would make every later elementwise backward (the
+            # ReLU's, the norm's) walk two different layouts, several times slower on CPU
+            grad_feats = _mul_in_memory_order_of(feats, grad, weights)
         grad_weights = None
         if ctx.needs_input_grad[1]:
             grad_weights = (feats * grad).sum(dim=(-2, -1), keepdim=True)

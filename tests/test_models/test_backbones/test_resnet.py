@@ -309,3 +309,78 @@ def test_fewer_stages_default_strides_and_chainable_train():
     assert [tuple(o.shape[1:]) for o in outs] == [(64, 16, 16), (128, 8, 8)]
     with pytest.raises(ValueError, match='strides has 4 entries but num_stages=2'):
         _ResNet(depth=18, num_stages=2, strides=(1, 2, 2, 2), out_indices=(0, ))
+
+
+# --- channels_last: every registered backbone, the same function in the NHWC layout ---------
+def _small_pair(name):
+    from mmresfam.analysis.export import small_backbones
+    cfg = dict(small_backbones()[name], out_indices=(0, 1, 2, 3))
+    torch.manual_seed(0)
+    ref = MODELS.build(cfg)
+    fast = MODELS.build(dict(cfg, channels_last=True))
+    randomise_bn(ref)
+    fast.load_state_dict(ref.state_dict())  # copies into the channels-last parameters
+    return ref.double(), fast.double()
+
+
+def _assert_scaled_close(actual, expected, rel, what=''):
+    """max |actual - expected| <= rel * max |expected| + 1e-9 (gradients sum many terms of
+    both signs, so elementwise relative errors of tiny entries say nothing, and the gradient of
+    a bias followed by a batch norm is zero up to rounding)."""
+    err = (actual - expected).abs().max().item()
+    scale = expected.abs().max().item()
+    assert err <= rel * scale + 1e-9, f'{what}: max abs error {err:.3g}, max value {scale:.3g}'
+
+
+def _registered():
+    from mmresfam.analysis.references import registered_backbones
+    return sorted(registered_backbones())
+
+
+@pytest.mark.parametrize('name', _registered())
+def test_channels_last_is_the_same_function(name):
+    ref, fast = _small_pair(name)
+    assert list(ref.state_dict()) == list(fast.state_dict())
+    weights = [p for p in fast.parameters() if p.dim() == 4]
+    assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+    assert not all(p.is_contiguous() for p in weights)  # really converted
+    x = torch.randn(2, 3, 64, 64, dtype=torch.float64)
+    for train in (True, False):
+        ref.train(train), fast.train(train)
+        xr, xf = x.clone().requires_grad_(), x.clone().requires_grad_()
+        out_ref, out_fast = ref(xr), fast(xf)
+        for a, b in zip(out_ref, out_fast, strict=True):
+            assert b.is_contiguous(memory_format=torch.channels_last)
+            torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-9)
+        if train:  # same gradients for the input and every parameter
+            sum((o * torch.linspace(-1, 1, o.numel(), dtype=o.dtype).view_as(o)).sum()
+                for o in out_ref).backward()
+            sum((o * torch.linspace(-1, 1, o.numel(), dtype=o.dtype).view_as(o)).sum()
+                for o in out_fast).backward()
+            _assert_scaled_close(xf.grad, xr.grad, 1e-9, 'input')
+            for (key, p), q in zip(ref.named_parameters(), fast.parameters()):
+                if p.grad is not None:
+                    _assert_scaled_close(q.grad, p.grad, 1e-9, key)
+    # running statistics were updated identically in the training pass
+    torch.testing.assert_close(fast.state_dict(), ref.state_dict(), rtol=1e-9, atol=1e-9)
+
+
+def test_channels_last_survives_init_and_checkpoint_loading(tmp_path):
+    ref = ResNet(depth=18)
+    path = tmp_path / 'r18.pth'
+    torch.save(ref.state_dict(), path)
+    fast = ResNet(depth=18, channels_last=True,
+                  init_cfg=dict(type='Pretrained', checkpoint=str(path)))
+    fast.init_weights()
+    torch.testing.assert_close(fast.state_dict(), ref.state_dict(), rtol=0, atol=0)
+    assert fast.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert fast.layer4[1].conv2.weight.is_contiguous(memory_format=torch.channels_last)
+    scratch = ResNet(depth=18, channels_last=True)
+    scratch.init_weights()  # Kaiming / constant init in place keeps the layout
+    assert scratch.layer1[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize('value', ['yes', 1, None])
+def test_channels_last_must_be_a_bool(value):
+    with pytest.raises(TypeError, match='ResNet: channels_last must be True or False'):
+        ResNet(depth=18, channels_last=value)

@@ -65,3 +65,20 @@ def test_both_compile_without_graph_breaks():
     torch.testing.assert_close(out, f(x))
     out.sum().backward()
     assert x.grad is not None and x.grad.shape == x.shape
+
+
+def test_weighted_sum_gradient_keeps_the_features_layout():
+    """A channels-last ``(B, R*C, H, W)`` map viewed as ``(B, R, C, H, W)`` gets its gradient
+    in the same strides (a contiguous one would slow every later elementwise backward)."""
+    x = torch.randn(2, 6, 5, 5).contiguous(memory_format=torch.channels_last).requires_grad_()
+    w = torch.rand(2, 2, 3, 1, 1, requires_grad=True)
+    out = weighted_sum(x.view(2, 2, 3, 5, 5), w)
+    grad = torch.randn_like(out)
+    gx, gw = torch.autograd.grad(out, (x, w), grad)
+    assert gx.is_contiguous(memory_format=torch.channels_last)
+    ref = (x.detach().view(2, 2, 3, 5, 5) * w.detach()).sum(1)
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(gx.view(2, 2, 3, 5, 5), grad.unsqueeze(1) * w.detach().expand(
+        2, 2, 3, 5, 5))
+    torch.testing.assert_close(gw, (x.detach().view(2, 2, 3, 5, 5) * grad.unsqueeze(1)).sum(
+        (-2, -1), keepdim=True))
