@@ -146,7 +146,9 @@ def test_faster_rcnn_resnest50_end_to_end(shapes_coco, cls_ckpt, tmp_path):
 
 def test_faster_rcnn_seresnet50_end_to_end(shapes_coco, tmp_path):
     """A second family, randomly initialised: its BN must then be trained (norm_eval=False),
-    since the 1x recipe's frozen statistics only make sense for pretrained weights."""
+    since the 1x recipe's frozen statistics only make sense for pretrained weights. It runs
+    with channels_last=True: FPN, RPN and mmcv's RoIAlign downstream get NCHW outputs."""
     train_and_test(SERESNET, tmp_path / 'seresnet',
                    data_options(shapes_coco, f'({SIZE},{SIZE})') + SCHEDULE +
-                   ['model.backbone.init_cfg=None', 'model.backbone.norm_eval=False'])
+                   ['model.backbone.init_cfg=None', 'model.backbone.norm_eval=False',
+                    'model.backbone.channels_last=True'])

@@ -68,12 +68,12 @@ def test_inductor_compile_matches_eager():
 
 @pytest.mark.parametrize('name', ['ResNeSt', 'SKNet'])
 def test_fullgraph_compile_channels_last(name):
-    """The channels-last input pre-hook and the layout-keeping gradients trace in one graph."""
+    """The channels-last hooks and the layout-keeping gradients trace in one graph."""
     torch._dynamo.reset()
     model = _build(name, channels_last=True)
     model.train()
     compiled = torch.compile(model, backend='eager', fullgraph=True)
     outs = compiled(torch.randn(2, 3, 32, 32))
-    assert all(o.is_contiguous(memory_format=torch.channels_last) for o in outs)
+    assert len(outs) == 4 and all(o.is_contiguous() for o in outs)
     sum(o.mean() for o in outs).backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)

@@ -13,7 +13,8 @@ detection and segmentation configs expect from a backbone:
 * every block honours ``drop_path_rate`` and ``with_cp`` (checkpointing through
   :class:`ResidualForwardMixin`);
 * ``channels_last``: run the whole network in the channels-last memory format (4-D weights
-  converted once, the input on entry), which oneDNN convolutions run faster on CPU.
+  converted once, the input on entry, the outputs handed back contiguous), which oneDNN
+  convolutions run faster on CPU.
 
 Family members subclass :class:`ResNet`, :class:`BasicBlock`, :class:`Bottleneck` and override the
 one thing that differs: usually ``arch_settings``, ``make_res_layer`` or a block's ``residual``.
@@ -177,6 +178,13 @@ def _input_to_channels_last(module, args):
     return (args[0].contiguous(memory_format=torch.channels_last), *args[1:])
 
 
+def _outputs_to_contiguous(module, args, outputs):
+    # mmcv's CPU/CUDA kernels (RoIAlign, ...) index raw NCHW memory without .contiguous()
+    if isinstance(outputs, torch.Tensor):
+        return outputs.contiguous()
+    return type(outputs)(out.contiguous() for out in outputs)
+
+
 @MODELS.register_module()
 class ResNet(_ResNet):
     """ResNet backbone: mmpretrain's ``ResNet`` plus plugins, dilation contraction and
@@ -194,12 +202,13 @@ class ResNet(_ResNet):
         pretrained (str, optional): Deprecated checkpoint path, converted to
             ``init_cfg=dict(type='Pretrained', checkpoint=pretrained)``; MMSegmentation's
             ``EncoderDecoder`` sets it. Default: None.
-        channels_last (bool): Keep every 4-D parameter and activation in the channels-last
-            (NHWC) memory format: the weights are converted once here (loading a checkpoint
-            or initialising keeps the format), the input on entry to ``forward``. The values
-            are the same up to float rounding and the outputs are ordinary ``(B, C, H, W)``
-            tensors with channels-last strides. Measured on a 2-core CPU (fp32, batch 8,
-            224 px; ``docs/benchmarks.md``) it speeds up training and inference of every
+        channels_last (bool): Run the network in the channels-last (NHWC) memory format:
+            every 4-D weight is converted once here (loading a checkpoint or initialising
+            keeps the format), the input on entry to ``forward``, and the outputs are handed
+            back contiguous (NCHW), because mmcv's kernels such as ``RoIAlign`` read raw NCHW
+            memory and silently return wrong values for an NHWC tensor. Same values up to
+            float rounding, same checkpoint keys. Measured on a 2-core CPU (fp32, batch 8,
+            160-224 px; ``docs/benchmarks.md``) it speeds up training and inference of every
             member; not measured on GPUs. Default: False (mmpretrain's layout).
         init_cfg (dict | list[dict]): Initialisation config. Default: Kaiming for convs,
             constant 1 for norms.
@@ -261,8 +270,9 @@ class ResNet(_ResNet):
         if channels_last:
             # every 4-D weight once, so no convolution copies its weight per call
             self.to(memory_format=torch.channels_last)
-            # a pre-hook rather than a forward override: subclasses' forwards get it too
+            # hooks rather than a forward override: subclasses' forwards get them too
             self.register_forward_pre_hook(_input_to_channels_last)
+            self.register_forward_hook(_outputs_to_contiguous)
 
     def init_weights(self):
         """mmpretrain's initialisation, refusing a ``Pretrained`` checkpoint that loads nothing.

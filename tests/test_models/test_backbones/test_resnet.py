@@ -350,7 +350,7 @@ def test_channels_last_is_the_same_function(name):
         xr, xf = x.clone().requires_grad_(), x.clone().requires_grad_()
         out_ref, out_fast = ref(xr), fast(xf)
         for a, b in zip(out_ref, out_fast, strict=True):
-            assert b.is_contiguous(memory_format=torch.channels_last)
+            assert b.is_contiguous()  # handed back in the NCHW layout mmcv's ops expect
             torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-9)
         if train:  # same gradients for the input and every parameter
             sum((o * torch.linspace(-1, 1, o.numel(), dtype=o.dtype).view_as(o)).sum()
@@ -378,6 +378,26 @@ def test_channels_last_survives_init_and_checkpoint_loading(tmp_path):
     scratch = ResNet(depth=18, channels_last=True)
     scratch.init_weights()  # Kaiming / constant init in place keeps the layout
     assert scratch.layer1[0].conv1.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_channels_last_outputs_feed_mmcv_roi_align():
+    """mmcv's RoIAlign reads raw NCHW memory: fed an NHWC tensor it returns wrong values
+    without an error, so the backbone hands its outputs back contiguous."""
+    from mmcv.ops import RoIAlign
+    torch.manual_seed(0)
+    ref = ResNet(depth=18, out_indices=(0, 1)).eval()
+    fast = ResNet(depth=18, out_indices=(0, 1), channels_last=True).eval()
+    fast.load_state_dict(ref.state_dict())
+    roi_align = RoIAlign((3, 3), spatial_scale=1 / 4, sampling_ratio=2)
+    rois = torch.tensor([[0, 4., 4., 40., 36.], [1, 10., 0., 60., 50.]])
+    with torch.no_grad():
+        x = torch.randn(2, 3, 64, 64)
+        feat_ref, feat_fast = ref(x)[0], fast(x)[0]
+        expected = roi_align(feat_ref, rois)
+        torch.testing.assert_close(roi_align(feat_fast, rois), expected, rtol=1e-5, atol=1e-5)
+        # the reason: the same values in NHWC memory give a different answer
+        nhwc = feat_ref.contiguous(memory_format=torch.channels_last)
+        assert (roi_align(nhwc, rois) - expected).abs().max() > 1e-2
 
 
 @pytest.mark.parametrize('value', ['yes', 1, None])
