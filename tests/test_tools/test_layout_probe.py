@@ -1,0 +1,24 @@
+"""tools/analysis/layout_probe.py: the layouts it reports are the real ones (timings are printed,
+never asserted)."""
+import importlib.util
+import os.path as osp
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _probe():
+    spec = importlib.util.spec_from_file_location(
+        'layout_probe', osp.join(ROOT, 'tools', 'analysis', 'layout_probe.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_public_radix_sum_leaves_channels_last_and_ours_keeps_it(capsys):
+    _probe().main(['--batch', '2', '--channels', '8', '--size', '6', '--iters', '1',
+                   '--repeats', '1'])
+    out = capsys.readouterr().out
+    assert 'input (2, 16, 6, 6): NHWC (channels-last)' in out
+    assert 'public radix sum output: NCHW (contiguous)' in out
+    assert 'mmresfam weighted_sum output: NHWC (channels-last)' in out
+    assert 'ReLU backward (2, 16, 6, 6)' in out and 'BatchNorm forward+backward' in out
