@@ -1,7 +1,5 @@
 """tools/analysis/benchmark.py: weights are shared, agreement is checked, results add up."""
-import importlib.util
 import json
-import os.path as osp
 
 import pytest
 import torch
@@ -10,17 +8,13 @@ from mmresfam.analysis.bench import (AgreementError, Options, check_agreement,
                                      format_table, make_candidates, relative_error, run)
 from mmresfam.analysis.references import (REFERENCES, build_candidate, copy_by_order,
                                           copy_weights)
+from test_tools._helpers import load_tool
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY = dict(size=32, batch=2, warmup=1, iters=1, repeats=2, modes=('infer', 'train'))
 
 
 def _cli():
-    spec = importlib.util.spec_from_file_location(
-        'bench_cli', osp.join(ROOT, 'tools', 'analysis', 'benchmark.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool('tools/analysis/benchmark.py')
 
 
 def test_candidates_share_weights_and_agree():

@@ -1,17 +1,10 @@
 """tools/analysis/layout_probe.py: the layouts it reports are the real ones (timings are printed,
 never asserted)."""
-import importlib.util
-import os.path as osp
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from test_tools._helpers import load_tool
 
 
 def _probe():
-    spec = importlib.util.spec_from_file_location(
-        'layout_probe', osp.join(ROOT, 'tools', 'analysis', 'layout_probe.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('tools/analysis/layout_probe.py')
 
 
 def test_public_radix_sum_leaves_channels_last_and_ours_keeps_it(capsys):

@@ -1,20 +1,15 @@
 """tools/analysis/plot_logs.py and family_digits.py helpers (no training here)."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
 from PIL import Image
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from test_tools._helpers import ROOT, load_tool
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(name, osp.join(ROOT, 'tools/analysis',
-                                                                 name + '.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool(f'tools/analysis/{name}.py')
 
 
 @pytest.fixture

@@ -1,22 +1,18 @@
 """tools/visualization/vis_attention.py writes non-empty overlays of the input image's size."""
-import importlib.util
 import os.path as osp
 
 import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from test_tools._helpers import ROOT, load_tool
+
 CBAM = osp.join(ROOT, 'configs/demo/cbam-resnet18_1xb32_digits.py')
 PLAIN = osp.join(ROOT, 'configs/demo/resnet18_1xb32_digits.py')
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'vis_attention', osp.join(ROOT, 'tools/visualization/vis_attention.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool('tools/visualization/vis_attention.py')
 
 
 @pytest.fixture

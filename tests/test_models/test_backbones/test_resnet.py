@@ -6,6 +6,7 @@ from mmpretrain.models.backbones import ResNetV1c as PretrainResNetV1c
 from mmpretrain.models.backbones import ResNetV1d as PretrainResNetV1d
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmresfam.analysis.export import small_backbones
 from mmresfam.models.backbones import ResNet, ResNetV1c, ResNetV1d
 from mmresfam.models.backbones.resnet import BasicBlock, Bottleneck, ResLayer
 from mmresfam.registry import MODELS
@@ -312,9 +313,11 @@ def test_fewer_stages_default_strides_and_chainable_train():
 
 
 # --- channels_last: every registered backbone, the same function in the NHWC layout ---------
+SMALL = small_backbones()  # smallest member of every registered backbone class
+
+
 def _small_pair(name):
-    from mmresfam.analysis.export import small_backbones
-    cfg = dict(small_backbones()[name], out_indices=(0, 1, 2, 3))
+    cfg = dict(SMALL[name], out_indices=(0, 1, 2, 3))
     torch.manual_seed(0)
     ref = MODELS.build(cfg)
     fast = MODELS.build(dict(cfg, channels_last=True))
@@ -332,12 +335,7 @@ def _assert_scaled_close(actual, expected, rel, what=''):
     assert err <= rel * scale + 1e-9, f'{what}: max abs error {err:.3g}, max value {scale:.3g}'
 
 
-def _registered():
-    from mmresfam.analysis.references import registered_backbones
-    return sorted(registered_backbones())
-
-
-@pytest.mark.parametrize('name', _registered())
+@pytest.mark.parametrize('name', sorted(SMALL))
 def test_channels_last_is_the_same_function(name):
     ref, fast = _small_pair(name)
     assert list(ref.state_dict()) == list(fast.state_dict())
