@@ -77,6 +77,23 @@ class Candidate:
         return f'{self.model}/{self.impl}'
 
 
+def parse_overrides(items: Sequence[str]) -> dict:
+    """``['channels_last=True', ...]`` (``--cfg`` of the analysis tools) -> keyword arguments of
+    our backbone; values are Python literals."""
+    import ast
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition('=')
+        if not sep or not key:
+            raise ValueError(f'--cfg expects KEY=VALUE, got {item!r}')
+        try:
+            overrides[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise ValueError(f'--cfg {key}: {value!r} is not a Python literal '
+                             '(strings need quotes)') from None
+    return overrides
+
+
 def amp_context(opts: Options):
     if not opts.amp:
         return nullcontext()
@@ -379,10 +396,16 @@ def add_baseline_ratios(result: dict, cands_by_key: Dict[str, dict], baseline: s
                                      saved_act=div('saved_act_mib')))
 
 
+# environment variables that change how CPU memory is allocated (and so CPU timings)
+_ALLOCATOR_ENV = ('GLIBC_TUNABLES', 'LD_PRELOAD', 'MALLOC_CONF')
+
+
 def machine_info(opts: Options) -> dict:
     info = dict(python=platform.python_version(), torch=torch.__version__,
                 cpu=platform.processor() or platform.machine(),
-                threads=torch.get_num_threads(), load_avg=os.getloadavg())
+                threads=torch.get_num_threads(), load_avg=os.getloadavg(),
+                allocator_env={k: v for k, v in os.environ.items() if k in _ALLOCATOR_ENV
+                               or k.startswith('MALLOC_')})
     if opts.device.startswith('cuda'):
         info['gpu'] = torch.cuda.get_device_name()
     try:

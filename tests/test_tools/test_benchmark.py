@@ -97,3 +97,19 @@ def test_unknown_model_is_a_key_error():
     with pytest.raises(KeyError, match='model must be one of'):
         make_candidates(['resnet7'], ['ours'], Options(**TINY))
     assert 'resnest50' in REFERENCES
+
+
+def test_machine_info_records_the_allocator_environment(monkeypatch):
+    from mmresfam.analysis.bench import machine_info
+    monkeypatch.setenv('MALLOC_TRIM_THRESHOLD_', '68719476736')
+    monkeypatch.setenv('GLIBC_TUNABLES', 'glibc.malloc.hugetlb=1')
+    monkeypatch.setenv('MMRESFAM_UNRELATED', '1')
+    env = machine_info(Options())['allocator_env']
+    assert env['MALLOC_TRIM_THRESHOLD_'] == '68719476736'
+    assert env['GLIBC_TUNABLES'] == 'glibc.malloc.hugetlb=1'
+    assert 'MMRESFAM_UNRELATED' not in env
+
+
+def test_cli_rejects_a_malformed_override(capsys):
+    assert _cli().main(['resnet18', '--cfg', 'style=pytorch']) == 2
+    assert '--cfg style' in capsys.readouterr().out

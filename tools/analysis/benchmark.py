@@ -25,7 +25,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from mmresfam.analysis.bench import (AgreementError, Options, add_baseline_ratios,  # noqa: E402
-                                     format_table, run)
+                                     format_table, parse_overrides, run)
 from mmresfam.analysis.references import REFERENCES  # noqa: E402
 
 
@@ -60,8 +60,6 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    import ast
-
     import torch
     args = parse_args(argv)
     if args.list or not args.models:
@@ -75,10 +73,11 @@ def main(argv=None):
             return 2
     if args.threads:
         torch.set_num_threads(args.threads)
-    overrides = {}
-    for item in args.cfg:
-        key, _, value = item.partition('=')
-        overrides[key] = ast.literal_eval(value)
+    try:
+        overrides = parse_overrides(args.cfg)
+    except ValueError as err:
+        print(f'error: {err}')
+        return 2
     opts = Options(device=args.device, batch=args.batch, size=args.size, amp=args.amp,
                    channels_last=args.channels_last, compile=args.compile,
                    warmup=args.warmup, iters=args.iters, repeats=args.repeats,

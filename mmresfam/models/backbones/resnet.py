@@ -298,6 +298,15 @@ class ResNet(_ResNet):
         super().train(mode)
         return self
 
+    def forward_stem(self, x):
+        """Stem and max-pool: the input of the first stage (what mmpretrain's ``forward`` runs
+        before its stages; used by :class:`~.resnetv2.ResNetV2` and the stage-time tool)."""
+        if self.deep_stem:
+            x = self.stem(x)
+        else:
+            x = self.relu(self.norm1(self.conv1(x)))
+        return self.maxpool(x)
+
     def make_res_layer(self, **kwargs):
         """Build one stage; the stage index is the number of stages built so far."""
         stage_idx = len(self.res_layers)

@@ -220,14 +220,6 @@ class ResNetV2(ResNet):
                 for param in norm.parameters():
                     param.requires_grad = False
 
-    def forward_stem(self, x):
-        """Stem and max-pool (the input of the first stage)."""
-        if self.deep_stem:
-            x = self.stem(x)
-        else:
-            x = self.relu(self.norm1(self.conv1(x)))
-        return self.maxpool(x)
-
     def forward(self, x):
         x = self.forward_stem(x)
         outs = []

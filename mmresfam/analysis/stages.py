@@ -1,0 +1,168 @@
+"""Where a backbone's training step goes: time and FLOPs per stage, and the allocator's share.
+
+For each model (our implementation, built as the benchmark builds it) this measures, in one
+process with the models interleaved:
+
+* per stage (``stem`` = everything before the first stage, then ``layer1`` ...): the FLOPs
+  (mmengine.analysis, one multiply-accumulate = one FLOP) and the time of one forward +
+  backward of that stage alone, on the input it gets in the network (its own input gradient
+  included, except for the stem's image input), all stages timed in turn;
+* the whole training step of the backbone, exactly the benchmark's (forward, backward of the
+  last output's mean, SGD step), and the minor page faults and system CPU time it costs.
+
+Stage times show whether each stage costs what its FLOPs say. A whole step slower than the sum
+of its stages is what keeping every stage's activations alive at once costs: with glibc's
+default allocator, a larger footprint can make freed memory go back to the kernel and fault in
+again on the next step (minor page faults, system time), which the stage-by-stage run never
+sees. ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` (or another allocator) change
+that; this module only measures.
+"""
+import resource
+import statistics
+import time
+from typing import Dict, List, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+
+from .bench import Candidate, Options, prepare, train_step
+from .references import build_candidate
+
+
+class Stem(nn.Module):
+    """The part of a backbone before its first stage (its ``forward_stem``), as a module."""
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x):
+        return self.backbone.forward_stem(x)
+
+
+def stages(backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
+    """``[('stem', Stem), ('layer1', ...), ...]``: the backbone as a chain of stages (without
+    the output norms that :class:`~mmresfam.models.backbones.ResNetV2` applies to the feature
+    maps it returns)."""
+    if not hasattr(backbone, 'forward_stem') or not hasattr(backbone, 'res_layers'):
+        raise TypeError(f'{type(backbone).__name__} has no forward_stem/res_layers: stage times '
+                        'need one of our ResNet-family backbones')
+    return [('stem', Stem(backbone))] + [(n, getattr(backbone, n)) for n in backbone.res_layers]
+
+
+@torch.no_grad()
+def stage_inputs(backbone: nn.Module, x: torch.Tensor) -> List[torch.Tensor]:
+    """The input of every stage of :func:`stages` in one forward, in the network's layout."""
+    if getattr(backbone, 'channels_last', False):  # what the backbone's input hook does
+        x = x.contiguous(memory_format=torch.channels_last)
+    inputs = []
+    for _, stage in stages(backbone):
+        inputs.append(x)
+        x = stage(x)
+    return inputs
+
+
+def stage_flops(backbone: nn.Module, inputs: Sequence[torch.Tensor]) -> List[float]:
+    """mmengine.analysis FLOPs of every stage on its input."""
+    from mmengine.analysis import FlopAnalyzer
+    flops = []
+    for (_, stage), x in zip(stages(backbone), inputs):
+        analyzer = FlopAnalyzer(stage, (x, ))
+        analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        flops.append(float(analyzer.total()))
+    return flops
+
+
+def _stage_step(stage: nn.Module, x: torch.Tensor, input_grad: bool) -> float:
+    x = x.detach().requires_grad_(input_grad)
+    t0 = time.perf_counter()
+    out = stage(x)
+    out.backward(torch.ones_like(out))
+    return time.perf_counter() - t0
+
+
+def _whole_step(cand: Candidate, x: torch.Tensor, opts: Options) -> Tuple[float, int, float]:
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    train_step(cand, x, opts)
+    seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return seconds, after.ru_minflt - before.ru_minflt, after.ru_stime - before.ru_stime
+
+
+def run(models: Sequence[str], opts: Options = None, log=print) -> Dict[str, dict]:
+    """Measure every model (see the module docstring); medians over ``opts.repeats``."""
+    opts = opts or Options()
+    x = torch.randn(opts.batch, 3, opts.size, opts.size)
+    cands, chains, inputs, flops, times = {}, {}, {}, {}, {}
+    for name in models:
+        torch.manual_seed(opts.seed)
+        cand = Candidate(name, 'ours', build_candidate(name, 'ours', **opts.overrides), 'built')
+        prepare(cand, opts)
+        cand.module.train()
+        backbone = cand.module.model
+        cands[name], chains[name] = cand, stages(backbone)
+        inputs[name] = stage_inputs(backbone, x)
+        flops[name] = stage_flops(backbone, inputs[name])
+        times[name] = dict(stages=[[] for _ in chains[name]], step=[], faults=[], sys=[])
+    for rep in range(opts.warmup + opts.repeats):
+        for name in models:
+            keep = rep >= opts.warmup
+            for i, ((_, stage), inp) in enumerate(zip(chains[name], inputs[name])):
+                seconds = _stage_step(stage, inp, input_grad=i > 0)
+                if keep:
+                    times[name]['stages'][i].append(seconds)
+            cands[name].optim.zero_grad(set_to_none=True)  # the stage runs left gradients
+            for _ in range(opts.iters):
+                seconds, faults, sys_s = _whole_step(cands[name], x, opts)
+                if keep:
+                    times[name]['step'].append(seconds)
+                    times[name]['faults'].append(faults)
+                    times[name]['sys'].append(sys_s)
+        if rep >= opts.warmup:
+            log(f'repeat {rep - opts.warmup + 1}/{opts.repeats} done')
+    result = {}
+    for name in models:
+        t = times[name]
+        rows = [dict(stage=s, gflops=f / 1e9, ms=statistics.median(v) * 1e3)
+                for (s, _), f, v in zip(chains[name], flops[name], t['stages'])]
+        result[name] = dict(
+            stages=rows, gflops=sum(r['gflops'] for r in rows),
+            stage_sum_ms=sum(r['ms'] for r in rows), step_ms=statistics.median(t['step']) * 1e3,
+            faults_per_step=statistics.median(t['faults']),
+            sys_ms_per_step=statistics.median(t['sys']) * 1e3)
+    return result
+
+
+def baseline_ratios(result: Dict[str, dict], baseline: str) -> Dict[str, dict]:
+    """Per model: the baseline's cost over the model's (throughput ratios, as the benchmark's
+    ``ours(model) / ours(baseline)``) for FLOPs (the FLOP-ideal ratio), the stage sum and the
+    whole step."""
+    base = result[baseline]
+    return {name: dict(flops=base['gflops'] / r['gflops'],
+                       stage_sum=base['stage_sum_ms'] / r['stage_sum_ms'],
+                       step=base['step_ms'] / r['step_ms'])
+            for name, r in result.items() if name != baseline}
+
+
+def format_table(result: Dict[str, dict], ratios: Dict[str, dict] = None) -> str:
+    """Markdown: one table of stages per model, then the whole-step lines and the ratios."""
+    lines = []
+    for name, r in result.items():
+        lines += [f'{name}', '', '| stage | GFLOPs | fwd+bwd ms | ms per GFLOP |',
+                  '|---|---|---|---|']
+        for s in r['stages']:
+            lines.append(f"| {s['stage']} | {s['gflops']:.3f} | {s['ms']:.1f} | "
+                         f"{s['ms'] / s['gflops']:.1f} |")
+        lines += [f"| stages, each alone | {r['gflops']:.3f} | {r['stage_sum_ms']:.1f} | "
+                  f"{r['stage_sum_ms'] / r['gflops']:.1f} |",
+                  f"| whole training step | | {r['step_ms']:.1f} | |", '',
+                  f"minor page faults per step: {r['faults_per_step']:.0f}, system CPU time "
+                  f"per step: {r['sys_ms_per_step']:.0f} ms", '']
+    if ratios:
+        lines += ['| ratio (baseline cost / model cost) | FLOPs | stages, each alone | '
+                  'whole step |', '|---|---|---|---|']
+        for name, q in ratios.items():
+            lines.append(f"| {name} | {q['flops']:.3f} | {q['stage_sum']:.3f} | "
+                         f"{q['step']:.3f} |")
+    return '\n'.join(lines)

@@ -1,0 +1,71 @@
+"""Time and FLOPs per stage of our backbones, the whole training step, and its page faults.
+
+Examples::
+
+    # where ResNeSt-50's training step goes, against ResNet-50 (CPU fp32, batch 8, 224)
+    python tools/analysis/stage_times.py resnest50 resnet50 --baseline resnet50 \\
+        --cfg channels_last=True --batch 8 --size 224 --repeats 5
+
+Per model: a table of stages (GFLOPs, forward+backward ms of the stage alone, ms per GFLOP),
+the sum of the stages, the whole training step (the benchmark's: forward, backward, SGD) and
+its minor page faults and system CPU time. With ``--baseline``: FLOP, stage-sum and whole-step
+ratios (baseline cost / model cost, i.e. the model's throughput relative to the baseline).
+Models are interleaved in every repeat; the numbers are medians. Model names: see
+``tools/analysis/benchmark.py --list``.
+"""
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+from mmresfam.analysis.bench import Options, parse_overrides  # noqa: E402
+from mmresfam.analysis.references import REFERENCES  # noqa: E402
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('models', nargs='+', help='model names (tools/analysis/benchmark.py --list)')
+    p.add_argument('--baseline', help='also report ratios against this model (same run)')
+    p.add_argument('--batch', type=int, default=8)
+    p.add_argument('--size', type=int, default=224)
+    p.add_argument('--warmup', type=int, default=1, help='untimed repeats first')
+    p.add_argument('--iters', type=int, default=2, help='whole steps per repeat')
+    p.add_argument('--repeats', type=int, default=5)
+    p.add_argument('--threads', type=int, help='torch.set_num_threads')
+    p.add_argument('--cfg', action='append', default=[], metavar='KEY=VALUE',
+                   help='override an argument of our backbone (python literal), repeatable')
+    p.add_argument('--json', help='write the result here')
+    args = p.parse_args(argv)
+    import torch
+
+    from mmresfam.analysis.stages import baseline_ratios, format_table, run
+    models = list(dict.fromkeys(args.models + ([args.baseline] if args.baseline else [])))
+    unknown = [m for m in models if m not in REFERENCES]
+    if unknown:
+        print(f'error: unknown model {unknown[0]!r}; choose from {sorted(REFERENCES)}')
+        return 2
+    try:
+        overrides = parse_overrides(args.cfg)
+    except ValueError as err:
+        print(f'error: {err}')
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    opts = Options(batch=args.batch, size=args.size, warmup=args.warmup, iters=args.iters,
+                   repeats=args.repeats, overrides=overrides)
+    result = run(models, opts, log=lambda s: print(s, flush=True))
+    ratios = baseline_ratios(result, args.baseline) if args.baseline else None
+    print(format_table(result, ratios))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(command='python tools/analysis/stage_times.py ' + ' '.join(
+                sys.argv[1:] if argv is None else argv), threads=torch.get_num_threads(),
+                           result=result, ratios=ratios), f, indent=1)
+        print(f'wrote {args.json}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
