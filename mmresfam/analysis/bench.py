@@ -94,6 +94,16 @@ def parse_overrides(items: Sequence[str]) -> dict:
     return overrides
 
 
+def cli_models(models: Sequence[str], baseline: Optional[str] = None) -> List[str]:
+    """The models named on an analysis tool's command line, then the baseline, each once;
+    ``ValueError`` naming the first unknown one and the known names."""
+    names = list(dict.fromkeys(list(models) + ([baseline] if baseline else [])))
+    for name in names:
+        if name not in REFERENCES:
+            raise ValueError(f'unknown model {name!r}; choose from {sorted(REFERENCES)}')
+    return names
+
+
 def amp_context(opts: Options):
     if not opts.amp:
         return nullcontext()

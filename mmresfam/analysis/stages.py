@@ -52,13 +52,21 @@ def stages(backbone: nn.Module) -> List[Tuple[str, nn.Module]]:
 
 @torch.no_grad()
 def stage_inputs(backbone: nn.Module, x: torch.Tensor) -> List[torch.Tensor]:
-    """The input of every stage of :func:`stages` in one forward, in the network's layout."""
-    if getattr(backbone, 'channels_last', False):  # what the backbone's input hook does
-        x = x.contiguous(memory_format=torch.channels_last)
+    """The input of every stage of :func:`stages`, recorded in one forward of the backbone
+    (after the backbone's own input hooks, e.g. its channels-last conversion)."""
+    stages(backbone)  # refuses backbones without a stem/stages split
+
+    def record(module, args):
+        inputs.append(args[0])
+
     inputs = []
-    for _, stage in stages(backbone):
-        inputs.append(x)
-        x = stage(x)
+    modules = [backbone] + [getattr(backbone, n) for n in backbone.res_layers]
+    handles = [m.register_forward_pre_hook(record) for m in modules]
+    try:
+        backbone(x)
+    finally:
+        for handle in handles:
+            handle.remove()
     return inputs
 
 
@@ -106,8 +114,8 @@ def run(models: Sequence[str], opts: Options = None, log=print) -> Dict[str, dic
         flops[name] = stage_flops(backbone, inputs[name])
         times[name] = dict(stages=[[] for _ in chains[name]], step=[], faults=[], sys=[])
     for rep in range(opts.warmup + opts.repeats):
+        keep = rep >= opts.warmup
         for name in models:
-            keep = rep >= opts.warmup
             for i, ((_, stage), inp) in enumerate(zip(chains[name], inputs[name])):
                 seconds = _stage_step(stage, inp, input_grad=i > 0)
                 if keep:
@@ -119,7 +127,7 @@ def run(models: Sequence[str], opts: Options = None, log=print) -> Dict[str, dic
                     times[name]['step'].append(seconds)
                     times[name]['faults'].append(faults)
                     times[name]['sys'].append(sys_s)
-        if rep >= opts.warmup:
+        if keep:
             log(f'repeat {rep - opts.warmup + 1}/{opts.repeats} done')
     result = {}
     for name in models:

@@ -110,6 +110,8 @@ def test_machine_info_records_the_allocator_environment(monkeypatch):
     assert 'MMRESFAM_UNRELATED' not in env
 
 
-def test_cli_rejects_a_malformed_override(capsys):
+def test_cli_rejects_a_malformed_override_and_an_unknown_model(capsys):
     assert _cli().main(['resnet18', '--cfg', 'style=pytorch']) == 2
     assert '--cfg style' in capsys.readouterr().out
+    assert _cli().main(['resnet18', '--baseline', 'resnet51']) == 2
+    assert "error: unknown model 'resnet51'; choose from" in capsys.readouterr().out

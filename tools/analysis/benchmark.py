@@ -25,7 +25,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from mmresfam.analysis.bench import (AgreementError, Options, add_baseline_ratios,  # noqa: E402
-                                     format_table, parse_overrides, run)
+                                     cli_models, format_table, parse_overrides, run)
 from mmresfam.analysis.references import REFERENCES  # noqa: E402
 
 
@@ -67,22 +67,18 @@ def main(argv=None):
             print(f'{name:14s} ours={ref.ours["type"]:28s} mmpretrain='
                   f'{(ref.mmpretrain or {}).get("type", "-"):10s} timm={ref.timm or "-"}')
         return 0
-    for m in args.models + ([args.baseline] if args.baseline else []):
-        if m not in REFERENCES:
-            print(f'error: unknown model {m!r}; choose from {sorted(REFERENCES)}')
-            return 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
     try:
+        models = cli_models(args.models, args.baseline)
         overrides = parse_overrides(args.cfg)
     except ValueError as err:
         print(f'error: {err}')
         return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
     opts = Options(device=args.device, batch=args.batch, size=args.size, amp=args.amp,
                    channels_last=args.channels_last, compile=args.compile,
                    warmup=args.warmup, iters=args.iters, repeats=args.repeats,
                    modes=tuple(args.modes), tol=args.tol, overrides=overrides)
-    models = list(dict.fromkeys(args.models + ([args.baseline] if args.baseline else [])))
     impls = list(args.impls) + (['ours_cp'] if args.with_cp else [])
     def save_partial(partial):
         if args.json:

@@ -20,8 +20,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from mmresfam.analysis.bench import Options, parse_overrides  # noqa: E402
-from mmresfam.analysis.references import REFERENCES  # noqa: E402
+from mmresfam.analysis.bench import Options, cli_models, parse_overrides  # noqa: E402
 
 
 def main(argv=None):
@@ -41,12 +40,8 @@ def main(argv=None):
     import torch
 
     from mmresfam.analysis.stages import baseline_ratios, format_table, run
-    models = list(dict.fromkeys(args.models + ([args.baseline] if args.baseline else [])))
-    unknown = [m for m in models if m not in REFERENCES]
-    if unknown:
-        print(f'error: unknown model {unknown[0]!r}; choose from {sorted(REFERENCES)}')
-        return 2
     try:
+        models = cli_models(args.models, args.baseline)
         overrides = parse_overrides(args.cfg)
     except ValueError as err:
         print(f'error: {err}')
