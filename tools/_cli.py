@@ -23,15 +23,29 @@ class CLIError(Exception):
     """An error whose message alone tells the user what to fix."""
 
 
+def _runner_arguments():
+    """Names of the arguments of mmengine's ``Runner``, which it reads from a config even when
+    the config leaves them out (``randomness``, ``env_cfg``, ...)."""
+    import inspect
+
+    from mmengine.runner import Runner
+    return set(inspect.signature(Runner.__init__).parameters) - {'self'}
+
+
 def _check_key_path(cfg, key):
     """Raise :class:`CLIError` if ``key`` ('a.b.0.c') does not name a place in ``cfg``.
 
     Every part must exist, except where its parent is a buildable dict (has ``type``): a new
     argument there is checked by the class itself when the object is built, and may be a
-    nested dict given key by key (``train_dataloader.dataset.metainfo.classes=(a,b)``).
+    nested dict given key by key (``train_dataloader.dataset.metainfo.classes=(a,b)``). A
+    top-level key that the config lacks may also be an argument of mmengine's ``Runner``
+    (``randomness.seed=0`` on an MMDetection config, whose runtime has no ``randomness``):
+    the runner checks its own arguments.
     """
     node, walked = getattr(cfg, '_cfg_dict', cfg), []
     parts = key.split('.')
+    if parts[0] not in node and parts[0] in _runner_arguments():
+        return
     for part in parts:
         if isinstance(node, (list, tuple)):
             if not part.isdigit() or int(part) >= len(node):

@@ -38,6 +38,19 @@ def test_unknown_cfg_options_key_path():
     _one_line_error(proc, 'pipeline', 'list')
 
 
+def test_runner_arguments_missing_from_the_config_are_accepted():
+    """mmengine's Runner reads ``randomness`` even where the config (here MMDetection's
+    runtime) has none: ``--cfg-options randomness.seed=0`` must reach it; a typo must not."""
+    from test_tools._helpers import load_tool
+    cli = load_tool('tools/_cli.py')
+    config = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'mmdet',
+                      'faster-rcnn_seresnet50_fpn_syncbn_1x_coco.py')
+    assert 'randomness' not in cli.load_config(config)
+    assert cli.load_config(config, {'randomness.seed': 0}).randomness.seed == 0
+    with pytest.raises(cli.CLIError, match="'randomnes' is not a key of the config"):
+        cli.load_config(config, {'randomnes.seed': 0})
+
+
 def test_unregistered_type(tmp_path, digits_root):
     proc = run_tool('tools/train.py', DEMO, '--work-dir', str(tmp_path), '--cfg-options',
                     'model.backbone.type=mmresfam.NoSuchNet', *SHORT)
