@@ -79,7 +79,10 @@ SCHEDULE = ['train_cfg.max_epochs=6', 'param_scheduler.0.start_factor=0.25',
             'model.train_cfg.rpn.sampler.num=64', 'model.train_cfg.rcnn.sampler.num=32',
             'model.test_cfg.rpn.nms_pre=100', 'model.test_cfg.rpn.max_per_img=20',
             # after 12 iterations few scores pass mmdet's 0.05: keep every box for CocoMetric
-            'model.test_cfg.rcnn.score_thr=0.0']
+            'model.test_cfg.rcnn.score_thr=0.0',
+            # a fixed seed (the runtime's is None): whether 12 iterations lower the loss by 10 %
+            # must not depend on the draw of the random heads and samplers
+            'randomness.seed=0']
 ITERS = 12
 
 
