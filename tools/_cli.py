@@ -1,9 +1,15 @@
-"""Shared pieces of ``tools/train.py`` and ``tools/test.py``.
+"""What every tool in ``tools/`` shares: start-up, config loading, model building, errors.
 
+* :func:`run_main`: a tool's ``if __name__ == '__main__'`` entry: keeps freed memory in the
+  process (:func:`mmresfam.engine.keep_freed_memory`), then exits with ``main()``'s status.
 * :func:`load_config`: read a config, apply ``--cfg-options`` after checking every key path.
 * :func:`register_scope`: import the OpenMMLab library named by the config's ``default_scope``
   (mmpretrain, mmdet or mmseg) so its datasets, transforms, metrics and hooks are registered.
-* :func:`friendly_errors`: turn the usual config mistakes into a one-line message and exit 1.
+* :func:`build_model`, :func:`build_runner`: the model, or mmengine's runner, of a config.
+* :func:`require_file`: a named input file must exist.
+* :func:`friendly_errors`: turn the user's input mistakes into a one-line message and exit 1.
+  Only loading and building go inside it; an error raised while a model trains, tests or
+  exports shows its traceback.
 """
 import contextlib
 import os
@@ -67,10 +73,29 @@ def _check_key_path(cfg, key):
         walked.append(part)
 
 
-def load_config(path, cfg_options=None):
-    from mmengine.config import Config
+def run_main(main):
+    """Run a tool's ``main()`` as a program and exit with its return value (None: 0).
+
+    First makes glibc keep freed memory in the process
+    (:func:`mmresfam.engine.keep_freed_memory`; an allocator setting of the user wins), so
+    the plain command line trains at the measured speed.
+    """
+    from mmresfam.engine import keep_freed_memory
+    keep_freed_memory()
+    sys.exit(main())
+
+
+def require_file(path, what):
+    """Raise :class:`CLIError` ``'<what> file not found: <path>'`` unless ``path`` is a file."""
     if not osp.isfile(path):
-        raise CLIError(f'config file not found: {path}')
+        raise CLIError(f'{what} file not found: {path}')
+
+
+def load_config(path, cfg_options=None):
+    """Read the config at ``path``; apply ``cfg_options`` (``--cfg-options``) after checking
+    that every key path names a place in the config (:class:`CLIError` otherwise)."""
+    from mmengine.config import Config
+    require_file(path, 'config')
     cfg = Config.fromfile(path)
     if cfg_options:
         for key in cfg_options:
@@ -94,11 +119,40 @@ def register_scope(cfg):
     return scope
 
 
+def build_model(cfg, model_cfg=None):
+    """Build ``model_cfg`` (default ``cfg.model``) with the registry of the config's
+    ``default_scope``, that scope being the default while it builds (as in a runner)."""
+    import importlib
+
+    from mmengine.registry import DefaultScope
+    scope = register_scope(cfg)
+    registry = importlib.import_module(f'{scope}.registry').MODELS
+    with DefaultScope.overwrite_default_scope(scope):
+        return registry.build(cfg.model if model_cfg is None else model_cfg)
+
+
+def build_runner(cfg):
+    """mmengine's ``Runner`` (or the config's ``runner_type``) for ``cfg``, model built and
+    checked: a distributed run without CUDA gets gloo and the CPU DDP wrapper, and the neck or
+    head ``in_channels`` must be what the backbone returns (fails now, not in a forward)."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    from mmresfam.engine import setup_cpu_distributed
+    from mmresfam.models.utils import check_neck_channels
+    setup_cpu_distributed(cfg, cfg.get('launcher', 'none'))
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    check_neck_channels(runner.model)
+    return runner
+
+
 @contextlib.contextmanager
 def friendly_errors(tool):
     """Print ``<tool>: error: <message>`` and exit 1 for config and build errors.
 
-    Set ``MMRESFAM_DEBUG=1`` to get the full traceback instead.
+    Wrap only what reads and checks the user's input (config, ``--cfg-options``, files, model
+    and runner building): an error inside it is the user's to fix, in one line. Set
+    ``MMRESFAM_DEBUG=1`` to get the full traceback instead.
     """
     try:
         yield

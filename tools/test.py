@@ -9,7 +9,8 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from _cli import CLIError, friendly_errors, load_config, register_scope  # noqa: E402
+from _cli import (CLIError, build_runner, friendly_errors, load_config,  # noqa: E402
+                  register_scope, run_main)
 
 # How each library's visualisation hook is told to save drawn predictions.
 SHOW_DIR_HOOKS = {
@@ -65,22 +66,13 @@ def main(argv=None):
             evaluator = cfg.test_evaluator
             evaluator = list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
             cfg.test_evaluator = evaluator + [dict(type='DumpResults', out_file_path=args.out)]
-        from mmengine.registry import RUNNERS
-        from mmengine.runner import Runner
-
-        from mmresfam.engine import setup_cpu_distributed
-        from mmresfam.models.utils import check_neck_channels
-        # torchrun on a machine without CUDA: gloo process group, CPU DDP wrapper
-        setup_cpu_distributed(cfg, args.launcher)
-        runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg))
-        # neck/head in_channels must be what the backbone returns: fail now, not in forward
-        check_neck_channels(runner.model)
-        metrics = runner.test()
-        from mmengine.dist import get_rank
-        if get_rank() == 0:  # every rank holds the gathered metrics: print them once
-            print(' '.join(f'{k}: {v:.4f}' if isinstance(v, float) else f'{k}: {v}'
-                           for k, v in metrics.items()))
+        runner = build_runner(cfg)
+    metrics = runner.test()  # an error while testing shows its traceback
+    from mmengine.dist import get_rank
+    if get_rank() == 0:  # every rank holds the gathered metrics: print them once
+        print(' '.join(f'{k}: {v:.4f}' if isinstance(v, float) else f'{k}: {v}'
+                       for k, v in metrics.items()))
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

@@ -10,7 +10,8 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from _cli import friendly_errors, load_config, register_scope  # noqa: E402
+from _cli import (build_runner, friendly_errors, load_config,  # noqa: E402
+                  register_scope, run_main)
 
 
 def parse_args(argv=None):
@@ -82,18 +83,9 @@ def main(argv=None):
         cfg = load_config(args.config, args.cfg_options)
         register_scope(cfg)
         cfg = merge_args(cfg, args)
-        from mmengine.registry import RUNNERS
-        from mmengine.runner import Runner
-
-        from mmresfam.engine import setup_cpu_distributed
-        from mmresfam.models.utils import check_neck_channels
-        # torchrun on a machine without CUDA: gloo process group, CPU DDP wrapper
-        setup_cpu_distributed(cfg, args.launcher)
-        runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg))
-        # neck/head in_channels must be what the backbone returns: fail now, not in forward
-        check_neck_channels(runner.model)
-        runner.train()
+        runner = build_runner(cfg)
+    runner.train()  # an error while training shows its traceback
 
 
 if __name__ == '__main__':
-    main()
+    run_main(main)

@@ -51,4 +51,5 @@ def test_cli_missing_files(tmp_path):
     res = subprocess.run([sys.executable, 'tools/deployment/pytorch2onnx.py',
                           'no/such/config.py', 'none'], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
-    assert res.returncode == 2 and 'config file not found' in res.stdout
+    assert res.returncode == 1
+    assert 'pytorch2onnx.py: error: CLIError: config file not found' in res.stderr

@@ -131,3 +131,74 @@ def test_headline_resnest50_config_on_digits(tmp_path, digits_root):
                     '--cfg-options', *test_data)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'accuracy/top1' in proc.stdout
+
+
+def test_build_error_is_one_line_exit_1(tmp_path):
+    proc = run_tool('tools/train.py', DEMO, '--work-dir', str(tmp_path), '--cfg-options',
+                    'model.backbone.depth=19')
+    assert proc.returncode == 1
+    _one_line_error(proc, 'train.py: error: KeyError', 'depth=19')
+
+
+# A hook that fails in the middle of a run: the error is the code's, not the user's input.
+FAILING_HOOK = '''
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+
+@HOOKS.register_module()
+class FailingHook(Hook):
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        raise ValueError('raised inside training at iteration %d' % runner.iter)
+
+    def before_test_iter(self, runner, batch_idx, data_batch=None):
+        raise ValueError('raised inside testing')
+'''
+
+
+def _run_with_failing_hook(tmp_path, *args):
+    """Run a tool on the demo config plus a hook that raises ValueError (a type that a
+    build would report in one line) once the run has started."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    (tmp_path / 'failing_hook.py').write_text(FAILING_HOOK)
+    config = tmp_path / 'demo_failing.py'
+    config.write_text(f"_base_ = [{osp.join(ROOT, DEMO)!r}]\n"
+                      "custom_imports = dict(imports=['failing_hook'], "
+                      "allow_failed_imports=False)\n"
+                      "custom_hooks = [dict(type='FailingHook')]\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, str(tmp_path)]))
+    env.pop('MMRESFAM_DEBUG', None)
+    return subprocess.run([sys.executable, args[0], str(config), *args[1:]], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_error_while_training_shows_the_traceback(tmp_path, digits_root):
+    proc = _run_with_failing_hook(tmp_path, 'tools/train.py', '--work-dir',
+                                  str(tmp_path / 'work'), '--cfg-options', *SHORT)
+    assert proc.returncode == 1
+    assert 'Traceback (most recent call last)' in proc.stderr
+    assert 'in before_train_iter' in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        'ValueError: raised inside training at iteration 0')
+    assert 'MMRESFAM_DEBUG' not in proc.stderr
+
+
+def test_error_while_testing_shows_the_traceback(tmp_path, digits_root):
+    import torch
+
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS
+    ckpt = tmp_path / 'random.pth'
+    cfg = Config.fromfile(osp.join(osp.dirname(__file__), '..', '..', DEMO))
+    torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, str(ckpt))
+    proc = _run_with_failing_hook(
+        tmp_path, 'tools/test.py', str(ckpt), '--work-dir', str(tmp_path / 'work'),
+        '--cfg-options', 'test_dataloader.dataset.indices=8', 'test_dataloader.num_workers=0')
+    assert proc.returncode == 1
+    assert 'Traceback (most recent call last)' in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == 'ValueError: raised inside testing'

@@ -56,7 +56,11 @@ def test_record_maps_restores_flags_and_overlay_size():
 
 
 def test_model_without_attention_maps_is_an_error(tmp_path, image, capsys):
-    rc = _tool().main([PLAIN, 'none', image, '--out-dir', str(tmp_path / 'v')])
-    assert rc == 1
-    assert 'no module with spatial attention maps' in capsys.readouterr().out
-    assert _tool().main([PLAIN, 'none', str(tmp_path / 'missing.png')]) == 2
+    with pytest.raises(SystemExit) as exit_:
+        _tool().main([PLAIN, 'none', image, '--out-dir', str(tmp_path / 'v')])
+    assert exit_.value.code == 1
+    assert 'no module with spatial attention maps' in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        _tool().main([PLAIN, 'none', str(tmp_path / 'missing.png')])
+    assert exit_.value.code == 1
+    assert 'image file not found' in capsys.readouterr().err

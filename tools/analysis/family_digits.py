@@ -23,6 +23,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path[:0] = [ROOT, os.path.join(ROOT, 'tools'), os.path.join(ROOT, 'tools', 'analysis')]
+from _cli import run_main  # noqa: E402
 
 
 def schedule_options(cfg, epochs: int):
@@ -180,4 +181,4 @@ def bar_chart(rows, path, epochs):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_main(main)

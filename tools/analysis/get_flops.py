@@ -13,40 +13,32 @@ import os
 import sys
 
 TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [os.path.dirname(TOOLS), TOOLS]  # mmresfam of this checkout; analysis._lib
+sys.path[:0] = [os.path.dirname(TOOLS), TOOLS]  # mmresfam of this checkout; _cli, analysis._lib
+from _cli import build_model, friendly_errors, load_config, run_main  # noqa: E402
 
 
 def main(argv=None):
+    from mmengine.config import DictAction
     p = argparse.ArgumentParser(description='parameters and FLOPs of a config')
     p.add_argument('config')
     p.add_argument('--shape', type=int, nargs='+', help='input H [W] (default: test crop)')
     p.add_argument('--backbone-only', action='store_true')
     p.add_argument('--table', action='store_true', help='print the per-module table')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override settings (every key path is checked)')
     args = p.parse_args(argv)
     from mmengine.analysis import get_model_complexity_info
-    from mmengine.config import Config
 
-    import mmresfam  # noqa: F401
     from analysis._lib.zoo import test_input_size
-    from mmresfam.registry import MODELS
-    if not os.path.isfile(args.config):
-        print(f'error: config file not found: {args.config}')
-        return 2
-    cfg = Config.fromfile(args.config)
-    scope = cfg.get('default_scope', 'mmpretrain')
-    import importlib
-    importlib.import_module(f'{scope}.utils').register_all_modules(init_default_scope=True)
-    if args.shape:
-        h, w = (args.shape * 2)[:2]
-    else:
-        h = w = test_input_size(cfg)
-    if args.backbone_only or cfg.model.get('type') != 'ImageClassifier':
-        model = MODELS.build(cfg.model.backbone)
-        what = 'backbone'
-    else:
-        from mmpretrain.registry import MODELS as MMPRE
-        model = MMPRE.build(cfg.model)
-        what = 'model'
+    with friendly_errors('get_flops.py'):
+        cfg = load_config(args.config, args.cfg_options)
+        if args.shape:
+            h, w = (args.shape * 2)[:2]
+        else:
+            h = w = test_input_size(cfg)
+        whole = not args.backbone_only and cfg.model.get('type') == 'ImageClassifier'
+        model = build_model(cfg, None if whole else cfg.model.backbone)
+        what = 'model' if whole else 'backbone'
     model.eval()
     info = get_model_complexity_info(model, input_shape=(3, h, w), show_table=args.table,
                                      show_arch=False)
@@ -60,4 +52,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_main(main)

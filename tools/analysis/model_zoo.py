@@ -18,7 +18,8 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path[:0] = [ROOT, os.path.join(ROOT, 'tools')]  # mmresfam of this checkout; analysis._lib
+sys.path[:0] = [ROOT, os.path.join(ROOT, 'tools')]  # mmresfam of this checkout; _cli, analysis._lib
+from _cli import run_main  # noqa: E402
 
 from analysis._lib.references import registered_backbones  # noqa: E402
 from analysis._lib.zoo import (classification_configs, format_zoo,  # noqa: E402
@@ -70,4 +71,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_main(main)

@@ -19,7 +19,8 @@ import os
 import sys
 
 TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path[:0] = [os.path.dirname(TOOLS), TOOLS]  # mmresfam of this checkout; analysis._lib
+sys.path[:0] = [os.path.dirname(TOOLS), TOOLS]  # mmresfam of this checkout; _cli, analysis._lib
+from _cli import run_main  # noqa: E402
 
 from analysis._lib.bench import Options, cli_models, parse_overrides  # noqa: E402
 
@@ -64,4 +65,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_main(main)

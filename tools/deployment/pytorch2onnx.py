@@ -11,13 +11,13 @@ logits (``mode='tensor'``) are exported. The script runs the same random input t
 PyTorch and onnxruntime and exits 1 if the max abs difference exceeds ``--atol``.
 """
 import argparse
-import importlib
 import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path[:0] = [ROOT, os.path.join(ROOT, 'tools')]  # mmresfam of this checkout; analysis._lib
-os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+sys.path[:0] = [ROOT, os.path.join(ROOT, 'tools')]  # mmresfam; _cli, analysis._lib
+from _cli import (CLIError, build_model, friendly_errors, load_config,  # noqa: E402
+                  require_file, run_main)
 
 
 def main(argv=None):
@@ -32,31 +32,20 @@ def main(argv=None):
     p.add_argument('--dynamic-batch', action='store_true')
     p.add_argument('--atol', type=float, default=1e-4)
     args = p.parse_args(argv)
-    if not os.path.isfile(args.config):
-        print(f'error: config file not found: {args.config}')
-        return 2
-    if args.checkpoint.lower() != 'none' and not os.path.isfile(args.checkpoint):
-        print(f'error: checkpoint not found: {args.checkpoint}')
-        return 2
-    from mmengine.config import Config
     from mmengine.runner import load_checkpoint
 
-    import mmresfam  # noqa: F401
     from analysis._lib.export import export_onnx
-    cfg = Config.fromfile(args.config)
-    scope = cfg.get('default_scope', 'mmpretrain')
-    importlib.import_module(f'{scope}.utils').register_all_modules(init_default_scope=True)
-    registry = importlib.import_module(f'{scope}.registry').MODELS
-    model = registry.build(cfg.model)
-    if args.checkpoint.lower() != 'none':
-        load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
-    if args.whole:
-        if cfg.model.get('type') != 'ImageClassifier':
-            print('error: --whole needs an ImageClassifier config')
-            return 2
-        net = ClassifierLogits(model)
-    else:
-        net = model.backbone
+    with friendly_errors('pytorch2onnx.py'):
+        cfg = load_config(args.config)
+        if args.checkpoint.lower() != 'none':
+            require_file(args.checkpoint, 'checkpoint')
+        if args.whole and cfg.model.get('type') != 'ImageClassifier':
+            raise CLIError(f"--whole needs an ImageClassifier config, got model type "
+                           f"{cfg.model.get('type')!r}")
+        model = build_model(cfg)
+        if args.checkpoint.lower() != 'none':
+            load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
+    net = ClassifierLogits(model) if args.whole else model.backbone
     h, w = (args.shape * 2)[:2]
     out = args.out or os.path.splitext(os.path.basename(args.config))[0] + '.onnx'
     diff, n = export_onnx(net, (args.batch, 3, h, w), out, opset=args.opset,
@@ -87,4 +76,4 @@ def ClassifierLogits(model):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_main(main)

@@ -13,15 +13,15 @@ and a grid of all of them (``<out-dir>/attention_grid.png``) are written. ``CHEC
 be ``none`` (random weights: shows the mechanics only).
 """
 import argparse
-import importlib
 import os
 import sys
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path[:0] = [ROOT, os.path.join(ROOT, 'tools')]  # mmresfam of this checkout; analysis._lib
-os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+sys.path[:0] = [ROOT, os.path.join(ROOT, 'tools')]  # mmresfam; _cli, analysis._lib
+from _cli import (CLIError, build_model, friendly_errors, load_config,  # noqa: E402
+                  require_file, run_main)
 
 
 def attention_modules(model):
@@ -109,30 +109,23 @@ def main(argv=None):
     p.add_argument('--alpha', type=float, default=0.5)
     p.add_argument('--max-modules', type=int, default=16)
     args = p.parse_args(argv)
-    for what, path in (('config', args.config), ('image', args.image)):
-        if not os.path.isfile(path):
-            print(f'error: {what} file not found: {path}')
-            return 2
-    if args.checkpoint.lower() != 'none' and not os.path.isfile(args.checkpoint):
-        print(f'error: checkpoint not found: {args.checkpoint}')
-        return 2
-    from mmengine.config import Config
     from mmengine.runner import load_checkpoint
     from PIL import Image
 
-    import mmresfam  # noqa: F401
     from analysis._lib.zoo import test_input_size
-    cfg = Config.fromfile(args.config)
-    scope = cfg.get('default_scope', 'mmpretrain')
-    importlib.import_module(f'{scope}.utils').register_all_modules(init_default_scope=True)
-    model = importlib.import_module(f'{scope}.registry').MODELS.build(cfg.model)
-    if args.checkpoint.lower() != 'none':
-        load_checkpoint(model, args.checkpoint, map_location='cpu')
+    with friendly_errors('vis_attention.py'):
+        require_file(args.image, 'image')
+        cfg = load_config(args.config)
+        if args.checkpoint.lower() != 'none':
+            require_file(args.checkpoint, 'checkpoint')
+        model = build_model(cfg)
+        if args.checkpoint.lower() != 'none':
+            load_checkpoint(model, args.checkpoint, map_location='cpu')
+        backbone = getattr(model, 'backbone', model)
+        if not attention_modules(backbone):
+            raise CLIError(f'{args.config}: no module with spatial attention maps '
+                           '(record_attention)')
     model.eval()
-    backbone = getattr(model, 'backbone', model)
-    if not attention_modules(backbone):
-        print(f'error: {args.config}: no module with spatial attention maps (record_attention)')
-        return 1
     original = np.asarray(Image.open(args.image).convert('RGB'))
     size = args.size or test_input_size(cfg)
     maps = record_maps(backbone, to_input(load_image(args.image, size), cfg))
@@ -153,4 +146,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run_main(main)

@@ -2,9 +2,11 @@
 
 All candidates live in one process. Every repeat runs every candidate once (in a rotated order,
 so no candidate always runs first or last), so slow phases of a shared machine hit all of them;
-ratios are taken inside each repeat and their median is reported. Before any timing the
-candidates of one network are given the same weights and their outputs are compared: a
-candidate that computes something else is refused (:class:`AgreementError`).
+ratios are taken inside each repeat and their median is reported with their spread (min and
+max over the repeats); a run during which other processes kept the CPUs busy is flagged
+(:func:`busy_warning`). Before any timing the candidates of one network are given the same
+weights and their outputs are compared: a candidate that computes something else is refused
+(:class:`AgreementError`).
 
 Measured per candidate:
 
@@ -300,6 +302,7 @@ def cpu_peak_mib(c: Candidate, opts: Options) -> float:
     payload = json.dumps(dict(model=c.model, impl=c.impl, opts=asdict(opts)))
     code = (f'import json,sys;sys.path[:0]=[{REPO_ROOT!r},{TOOLS_DIR!r}];'
             'from analysis._lib.bench import *;'
+            'from mmresfam.engine import keep_freed_memory;keep_freed_memory();'
             'a=json.loads(sys.argv[1]);o=Options(**a["opts"]);'
             'print("PEAK", cpu_peak_mib_worker(a["model"], a["impl"], o))')
     env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()))
@@ -328,6 +331,7 @@ def run(models: Sequence[str], impls: Sequence[str] = ('ours', 'mmpretrain', 'ti
         prepare(c, opts)
     x = _input(opts)
     timed = [m for m in ('infer', 'train') if m in opts.modes]
+    start = cpu_times()
     for r in range(opts.repeats):
         shift = r % len(cands)
         order = cands[shift:] + cands[:shift]
@@ -338,6 +342,7 @@ def run(models: Sequence[str], impls: Sequence[str] = ('ours', 'mmpretrain', 'ti
         log(f'repeat {r + 1}/{opts.repeats} done')
         if on_repeat is not None:
             on_repeat(summarise(cands, opts, errors))
+    others = other_cpus(start, cpu_times())
     if 'mem' in opts.modes:
         for c in cands:
             c.act_mib = saved_activation_mib(c, opts)
@@ -345,18 +350,76 @@ def run(models: Sequence[str], impls: Sequence[str] = ('ours', 'mmpretrain', 'ti
                 c.mem_mib = cuda_peak_mib(c, opts)
             elif 'rss' in opts.modes and not opts.compile:
                 c.mem_mib = cpu_peak_mib(c, opts)
-    return summarise(cands, opts, errors)
+    result = summarise(cands, opts, errors)
+    result['machine']['other_cpus'] = others
+    warning = busy_warning(result['machine'])
+    if warning:
+        log(warning)
+    return result
+
+
+# CPUs kept busy by other processes during the timed repeats above which a run is flagged
+BUSY_CPUS = 0.25
+
+
+def cpu_times() -> Optional[tuple]:
+    """``(wall s, CPU s of the whole machine, CPU s of this process and its children)``, or
+    None where ``/proc/stat`` does not exist."""
+    try:
+        with open('/proc/stat') as f:
+            fields = [int(v) for v in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    machine = (user + nice + system + irq + softirq + steal) / os.sysconf('SC_CLK_TCK')
+    own = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        own += usage.ru_utime + usage.ru_stime
+    return time.perf_counter(), machine, own
+
+
+def other_cpus(start: Optional[tuple], end: Optional[tuple]) -> Optional[float]:
+    """CPUs that other processes kept busy on average between two :func:`cpu_times`
+    samples (machine CPU time minus ours, over the wall time); None if unknown."""
+    if start is None or end is None or end[0] <= start[0]:
+        return None
+    return max(0.0, ((end[1] - start[1]) - (end[2] - start[2])) / (end[0] - start[0]))
+
+
+def busy_warning(machine: dict) -> Optional[str]:
+    """A warning line if other processes used at least :data:`BUSY_CPUS` CPUs while the
+    candidates were timed (``machine['other_cpus']``), else None."""
+    others = machine.get('other_cpus')
+    if others is None or others < BUSY_CPUS:
+        return None
+    return (f"WARNING: the machine was busy: other processes used {others:.2f} CPUs on "
+            f"average while this ran ({machine.get('threads')} threads, "
+            f'{os.cpu_count()} CPUs); throughputs are disturbed, compare the paired ratios '
+            'and their spread, or rerun on a quiet machine')
 
 
 def _median(xs):
     return statistics.median(xs) if xs else None
 
 
-def _paired_ratio(a: Candidate, b: Candidate, mode: str):
-    xa, xb = getattr(a, mode), getattr(b, mode)
-    if not xa or not xb:
-        return None
-    return statistics.median(p / q for p, q in zip(xa, xb))
+def paired_ratios(xa: Sequence[float], xb: Sequence[float]) -> dict:
+    """Per-repeat ratios ``xa[i] / xb[i]`` (two candidates timed in the same repeat): their
+    median and spread (``min``, ``max``; ``None`` each without values). The spread shows how
+    noisy the run was: a difference of medians smaller than it is not a measured one."""
+    ratios = [p / q for p, q in zip(xa, xb)] if xa and xb else []
+    return dict(median=statistics.median(ratios) if ratios else None,
+                min=min(ratios) if ratios else None, max=max(ratios) if ratios else None)
+
+
+def _ratio_fields(xa: dict, xb: dict) -> dict:
+    """``infer``/``train`` median ratios and their ``*_range`` [min, max] (result fields)."""
+    out = {}
+    for mode in ('infer', 'train'):
+        q = paired_ratios(xa[mode], xb[mode])
+        out[mode] = q['median']
+        out[f'{mode}_range'] = None if q['median'] is None else [q['min'], q['max']]
+    return out
 
 
 def summarise(cands: Sequence[Candidate], opts: Options, errors: Dict[str, float]) -> dict:
@@ -380,7 +443,8 @@ def summarise(cands: Sequence[Candidate], opts: Options, errors: Dict[str, float
             a, b = (other, ours) if impl == 'ours_cp' else (ours, other)
             ratios.append(dict(
                 model=model, num=a.key, den=b.key,
-                infer=_paired_ratio(a, b, 'infer'), train=_paired_ratio(a, b, 'train'),
+                **_ratio_fields(dict(infer=a.infer, train=a.train),
+                                dict(infer=b.infer, train=b.train)),
                 peak_mem=a.mem_mib / b.mem_mib if a.mem_mib and b.mem_mib else None,
                 saved_act=a.act_mib / b.act_mib if a.act_mib and b.act_mib else None))
     return dict(options=asdict(opts), machine=machine_info(opts), rows=rows, ratios=ratios)
@@ -395,16 +459,13 @@ def add_baseline_ratios(result: dict, cands_by_key: Dict[str, dict], baseline: s
         if not key.endswith('/ours') or key == f'{baseline}/ours':
             continue
 
-        def paired(mode):
-            xa, xb = row[f'{mode}_all'], base[f'{mode}_all']
-            return statistics.median(p / q for p, q in zip(xa, xb)) if xa and xb else None
-
         def div(k):
             return row[k] / base[k] if row[k] and base[k] else None
-        result['ratios'].append(dict(model=row['model'], num=key, den=f'{baseline}/ours',
-                                     infer=paired('infer'), train=paired('train'),
-                                     peak_mem=div('peak_mem_mib'),
-                                     saved_act=div('saved_act_mib')))
+        result['ratios'].append(dict(
+            model=row['model'], num=key, den=f'{baseline}/ours',
+            **_ratio_fields({m: row[f'{m}_all'] for m in ('infer', 'train')},
+                            {m: base[f'{m}_all'] for m in ('infer', 'train')}),
+            peak_mem=div('peak_mem_mib'), saved_act=div('saved_act_mib')))
 
 
 # environment variables that change how CPU memory is allocated (and so CPU timings)
@@ -434,6 +495,14 @@ def _fmt(v, spec='.1f'):
     return '-' if v is None else format(v, spec)
 
 
+def _fmt_ratio(q: dict, mode: str) -> str:
+    """``0.906 [0.871, 0.932]``: the median ratio and the spread of the per-repeat ratios."""
+    spread = q.get(f'{mode}_range')
+    if q[mode] is None or not spread:
+        return _fmt(q[mode], '.3f')
+    return f'{q[mode]:.3f} [{spread[0]:.3f}, {spread[1]:.3f}]'
+
+
 def format_table(result: dict) -> str:
     """Markdown tables: candidates, then ratios."""
     lines = ['| model | impl | weights | rel. err | infer img/s | train img/s | '
@@ -444,10 +513,13 @@ def format_table(result: dict) -> str:
                      f"{_fmt(r['train_img_s'])} | {_fmt(r['peak_mem_mib'], '.0f')} | "
                      f"{_fmt(r['saved_act_mib'], '.0f')} |")
     if result['ratios']:
-        lines += ['', '| ratio | infer | train | peak mem | saved act. |',
-                  '|---|---|---|---|---|']
+        lines += ['', '| ratio (median [min, max] of the repeats) | infer | train | peak mem | '
+                  'saved act. |', '|---|---|---|---|---|']
         for q in result['ratios']:
-            lines.append(f"| {q['num']} / {q['den']} | {_fmt(q['infer'], '.3f')} | "
-                         f"{_fmt(q['train'], '.3f')} | {_fmt(q['peak_mem'], '.3f')} | "
+            lines.append(f"| {q['num']} / {q['den']} | {_fmt_ratio(q, 'infer')} | "
+                         f"{_fmt_ratio(q, 'train')} | {_fmt(q['peak_mem'], '.3f')} | "
                          f"{_fmt(q['saved_act'], '.3f')} |")
+    warning = busy_warning(result.get('machine', {}))
+    if warning:
+        lines += ['', warning]
     return '\n'.join(lines)

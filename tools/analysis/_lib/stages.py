@@ -14,8 +14,8 @@ Stage times show whether each stage costs what its FLOPs say. A whole step slowe
 of its stages is what keeping every stage's activations alive at once costs: with glibc's
 default allocator, a larger footprint can make freed memory go back to the kernel and fault in
 again on the next step (minor page faults, system time), which the stage-by-stage run never
-sees. ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` (or another allocator) change
-that; this module only measures.
+sees. The tools keep freed memory in the process (:func:`mmresfam.engine.keep_freed_memory`,
+applied by ``tools/_cli.run_main``); ``MMRESFAM_KEEP_FREED_MEMORY=0`` shows glibc's defaults.
 """
 import resource
 import statistics
