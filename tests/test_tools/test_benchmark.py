@@ -115,3 +115,21 @@ def test_cli_rejects_a_malformed_override_and_an_unknown_model(capsys):
     assert '--cfg style' in capsys.readouterr().out
     assert _cli().main(['resnet18', '--baseline', 'resnet51']) == 2
     assert "error: unknown model 'resnet51'; choose from" in capsys.readouterr().out
+
+
+def test_ratio_spread_and_busy_warning(monkeypatch):
+    from analysis._lib import bench
+    assert bench.paired_ratios([2.0, 3.0, 4.0], [2.0, 2.0, 2.0]) == dict(
+        median=1.5, min=1.0, max=2.0)
+    # other processes: 30 machine CPU s - 10 s of ours over 10 s = 2 CPUs busy
+    samples = iter([(0.0, 0.0, 0.0), (10.0, 30.0, 10.0)])
+    monkeypatch.setattr(bench, 'cpu_times', lambda: next(samples))
+    res = run(['resnet18'], ['ours', 'mmpretrain'], Options(**TINY), log=lambda s: None)
+    assert res['machine']['other_cpus'] == pytest.approx(2.0)
+    table = format_table(res)
+    assert 'WARNING: the machine was busy: other processes used 2.00 CPUs' in table
+    q = res['ratios'][0]
+    assert q['train_range'][0] <= q['train'] <= q['train_range'][1]
+    assert f"{q['train']:.3f} [" in table
+    quiet = dict(res['machine'], other_cpus=0.05)
+    assert bench.busy_warning(quiet) is None

@@ -193,6 +193,10 @@ def test_error_while_testing_shows_the_traceback(tmp_path, digits_root):
 
     from mmengine.config import Config
     from mmpretrain.registry import MODELS
+    from mmpretrain.utils import register_all_modules
+
+    import mmresfam  # noqa: F401
+    register_all_modules(init_default_scope=False)
     ckpt = tmp_path / 'random.pth'
     cfg = Config.fromfile(osp.join(osp.dirname(__file__), '..', '..', DEMO))
     torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, str(ckpt))
