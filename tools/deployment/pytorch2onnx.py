@@ -17,7 +17,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
-os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+sys.path.insert(0, os.path.join(ROOT, 'tools'))
 
 
 def main(argv=None):
@@ -38,8 +38,16 @@ def main(argv=None):
     if args.checkpoint.lower() != 'none' and not os.path.isfile(args.checkpoint):
         print(f'error: checkpoint not found: {args.checkpoint}')
         return 2
+    if min(args.shape) <= 0 or len(args.shape) > 2 or args.batch <= 0:
+        print(f'error: --shape {" ".join(map(str, args.shape))} --batch {args.batch}: give '
+              'one or two positive sizes (H [W]) and a positive batch')
+        return 2
+    out = args.out or os.path.splitext(os.path.basename(args.config))[0] + '.onnx'
+    if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+        print(f'error: --out {out}: the folder {os.path.dirname(out)} does not exist')
+        return 2
+    from _cli import load_model_checkpoint
     from mmengine.config import Config
-    from mmengine.runner import load_checkpoint
 
     import mmresfam  # noqa: F401
     from mmresfam.analysis.export import export_onnx
@@ -49,7 +57,10 @@ def main(argv=None):
     registry = importlib.import_module(f'{scope}.registry').MODELS
     model = registry.build(cfg.model)
     if args.checkpoint.lower() != 'none':
-        load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
+        error = load_model_checkpoint(model, args.checkpoint, 'pytorch2onnx.py')
+        if error:
+            print(f'error: {error}')
+            return 2
     if args.whole:
         if cfg.model.get('type') != 'ImageClassifier':
             print('error: --whole needs an ImageClassifier config')
@@ -58,9 +69,12 @@ def main(argv=None):
     else:
         net = model.backbone
     h, w = (args.shape * 2)[:2]
-    out = args.out or os.path.splitext(os.path.basename(args.config))[0] + '.onnx'
-    diff, n = export_onnx(net, (args.batch, 3, h, w), out, opset=args.opset,
-                          dynamic_batch=args.dynamic_batch)
+    try:
+        diff, n = export_onnx(net, (args.batch, 3, h, w), out, opset=args.opset,
+                              dynamic_batch=args.dynamic_batch)
+    except ValueError as e:  # non-finite or mis-shaped outputs
+        print(f'FAILED: {e}')
+        return 1
     print(f'exported {"classifier" if args.whole else "backbone"} of {args.config} '
           f'({n} output(s), input {args.batch}x3x{h}x{w}, opset {args.opset}) to {out}')
     print(f'onnxruntime vs PyTorch: max abs difference {diff:.3g} (allowed {args.atol:g})')

@@ -21,7 +21,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
-os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+sys.path.insert(0, os.path.join(ROOT, 'tools'))
 
 
 def attention_modules(model):
@@ -116,9 +116,9 @@ def main(argv=None):
     if args.checkpoint.lower() != 'none' and not os.path.isfile(args.checkpoint):
         print(f'error: checkpoint not found: {args.checkpoint}')
         return 2
+    from _cli import load_model_checkpoint
     from mmengine.config import Config
-    from mmengine.runner import load_checkpoint
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     import mmresfam  # noqa: F401
     from mmresfam.analysis.zoo import test_input_size
@@ -127,13 +127,20 @@ def main(argv=None):
     importlib.import_module(f'{scope}.utils').register_all_modules(init_default_scope=True)
     model = importlib.import_module(f'{scope}.registry').MODELS.build(cfg.model)
     if args.checkpoint.lower() != 'none':
-        load_checkpoint(model, args.checkpoint, map_location='cpu')
+        error = load_model_checkpoint(model, args.checkpoint, 'vis_attention.py')
+        if error:
+            print(f'error: {error}')
+            return 2
     model.eval()
     backbone = getattr(model, 'backbone', model)
     if not attention_modules(backbone):
         print(f'error: {args.config}: no module with spatial attention maps (record_attention)')
         return 1
-    original = np.asarray(Image.open(args.image).convert('RGB'))
+    try:
+        original = np.asarray(Image.open(args.image).convert('RGB'))
+    except (UnidentifiedImageError, OSError) as e:
+        print(f'error: {args.image} is not an image that PIL can read ({e})')
+        return 2
     size = args.size or test_input_size(cfg)
     maps = record_maps(backbone, to_input(load_image(args.image, size), cfg))
     if not maps:
