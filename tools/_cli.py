@@ -234,7 +234,7 @@ def check_trained(model, state, path, tool):
     """Refuse a trained checkpoint ``state`` that does not fit ``model`` (``ValueError`` with
     the counts of missing, unexpected and mis-shaped keys); warn loudly on stderr when it holds
     NaN/Inf (a diverged run: every score from it is meaningless)."""
-    from mmresfam.utils.runtime_checks import check_checkpoint_fits, non_finite_tensors
+    from mmresfam.models.utils.model_checks import check_checkpoint_fits, non_finite_tensors
     check_checkpoint_fits(model, state, path)
     bad = non_finite_tensors(state)
     if bad:

@@ -68,7 +68,8 @@ def main(argv=None):
         from mmengine.registry import RUNNERS
         from mmengine.runner import Runner
 
-        from mmresfam.utils import check_neck_channels, setup_cpu_distributed
+        from mmresfam.engine import setup_cpu_distributed
+        from mmresfam.models.utils import check_neck_channels
         # torchrun on a machine without CUDA: gloo process group, CPU DDP wrapper
         setup_cpu_distributed(cfg, args.launcher)
         runner = (Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg))

@@ -13,7 +13,7 @@ from mmengine.config import Config
 import mmresfam  # noqa: F401
 from conftest import ROOT
 from mmresfam.models.backbones.resnet import ResNet
-from mmresfam.utils import check_neck_channels
+from mmresfam.models.utils import check_neck_channels
 
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'mmdet', '*.py')))
 # The list: Faster R-CNN for every family, Cascade and Mask R-CNN for ResNeSt-50.

@@ -12,7 +12,7 @@ from mmengine.config import Config
 
 import mmresfam  # noqa: F401
 from conftest import ROOT
-from mmresfam.utils import check_neck_channels
+from mmresfam.models.utils import check_neck_channels
 
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'mmseg', '*.py')))
 METHODS = {'deeplabv3': 'ASPPHead', 'pspnet': 'PSPHead', 'fcn': 'FCNHead'}

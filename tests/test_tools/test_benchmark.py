@@ -4,10 +4,10 @@ import json
 import pytest
 import torch
 
-from mmresfam.analysis.bench import (AgreementError, Options, check_agreement,
-                                     format_table, make_candidates, relative_error, run)
-from mmresfam.analysis.references import (REFERENCES, build_candidate, copy_by_order,
-                                          copy_weights)
+from analysis._lib.bench import (AgreementError, Options, check_agreement,
+                                 format_table, make_candidates, relative_error, run)
+from analysis._lib.references import (REFERENCES, build_candidate, copy_by_order,
+                                      copy_weights)
 from test_tools._helpers import load_tool
 
 TINY = dict(size=32, batch=2, warmup=1, iters=1, repeats=2, modes=('infer', 'train'))
@@ -84,7 +84,7 @@ def test_run_end_to_end_with_baseline_and_json(tmp_path):
 
 
 def test_saved_activation_memory_drops_with_cp():
-    from mmresfam.analysis.bench import prepare, saved_activation_mib
+    from analysis._lib.bench import prepare, saved_activation_mib
     opts = Options(**TINY)
     cands = make_candidates(['resnet18'], ['ours', 'ours_cp'], opts)
     for c in cands:
@@ -100,7 +100,7 @@ def test_unknown_model_is_a_key_error():
 
 
 def test_machine_info_records_the_allocator_environment(monkeypatch):
-    from mmresfam.analysis.bench import machine_info
+    from analysis._lib.bench import machine_info
     monkeypatch.setenv('MALLOC_TRIM_THRESHOLD_', '68719476736')
     monkeypatch.setenv('GLIBC_TUNABLES', 'glibc.malloc.hugetlb=1')
     monkeypatch.setenv('MMRESFAM_UNRELATED', '1')

@@ -7,7 +7,7 @@ Each backbone is the smallest member of its family at 32x32.
 import pytest
 import torch
 
-from mmresfam.analysis.export import small_backbones
+from analysis._lib.export import small_backbones
 from mmresfam.registry import MODELS
 
 SMALL = small_backbones()

@@ -218,7 +218,7 @@ def test_vis_attention_refuses_bad_input(tmp_path, capsys):
     # digits models are drawn at their trained size
     from test_tools._helpers import load_tool
     load_tool(tool)  # puts the repository on sys.path
-    from mmresfam.analysis.zoo import test_input_size
+    from analysis._lib.zoo import test_input_size
     assert test_input_size(Config.fromfile(config)) == 32
 
 

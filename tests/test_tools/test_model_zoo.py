@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from mmresfam.analysis.references import registered_backbones
-from mmresfam.analysis.zoo import (classification_configs, format_zoo, missing_backbones,
-                                   published, published_key, zoo_rows)
+from analysis._lib.references import registered_backbones
+from analysis._lib.zoo import (classification_configs, format_zoo, missing_backbones,
+                               published, published_key, zoo_rows)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from mmresfam.analysis.export import export_onnx, small_backbones
+from analysis._lib.export import export_onnx, small_backbones
 from mmresfam.registry import MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -29,7 +29,7 @@ def test_backbone_onnx_matches_pytorch(name, tmp_path):
 def test_cli_exports_classifier_with_checkpoint(tmp_path):
     from mmengine.config import Config
 
-    from mmresfam.analysis.zoo import build_classifier
+    from analysis._lib.zoo import build_classifier
     config = osp.join(ROOT, 'configs/demo/resnet18_1xb32_digits.py')
     model = build_classifier(Config.fromfile(config))
     ckpt = tmp_path / 'r18.pth'

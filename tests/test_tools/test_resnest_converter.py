@@ -6,7 +6,7 @@ import os.path as osp
 import pytest
 import torch
 
-from mmresfam.analysis.references import randomize_norms_
+from analysis._lib.references import randomize_norms_
 from mmresfam.registry import MODELS
 from model_converters.timm_resnest_to_mmresfam import convert, infer_backbone_cfg
 

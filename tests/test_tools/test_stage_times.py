@@ -6,9 +6,9 @@ import pytest
 import torch
 from mmengine.analysis import FlopAnalyzer
 
-from mmresfam.analysis.bench import parse_overrides
-from mmresfam.analysis.references import build_backbone
-from mmresfam.analysis.stages import stage_flops, stage_inputs, stages
+from analysis._lib.bench import parse_overrides
+from analysis._lib.references import build_backbone
+from analysis._lib.stages import stage_flops, stage_inputs, stages
 from test_tools._helpers import load_tool
 
 

@@ -15,18 +15,19 @@ Examples::
 Candidates are interleaved and repeated; the table shows medians and the medians of
 per-repeat ratios. The outputs of the candidates of one network are compared first (relative
 max error <= --tol) and the run is refused if they disagree. Model names: see
-``mmresfam/analysis/references.py`` (``--list``).
+``tools/analysis/_lib/references.py`` (``--list``).
 """
 import argparse
 import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.dirname(TOOLS), TOOLS]  # mmresfam of this checkout; analysis._lib
 
-from mmresfam.analysis.bench import (AgreementError, Options, add_baseline_ratios,  # noqa: E402
-                                     cli_models, format_table, parse_overrides, run)
-from mmresfam.analysis.references import REFERENCES  # noqa: E402
+from analysis._lib.bench import (AgreementError, Options, add_baseline_ratios,  # noqa: E402
+                                 cli_models, format_table, parse_overrides, run)
+from analysis._lib.references import REFERENCES  # noqa: E402
 
 
 def parse_args(argv=None):

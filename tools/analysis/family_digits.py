@@ -22,8 +22,7 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, 'tools', 'analysis'))
+sys.path[:0] = [ROOT, os.path.join(ROOT, 'tools'), os.path.join(ROOT, 'tools', 'analysis')]
 
 
 def schedule_options(cfg, epochs: int):
@@ -96,7 +95,7 @@ def epoch_seconds(train_records, epochs):
 def measure_config(config):
     from mmengine.config import Config
 
-    from mmresfam.analysis.zoo import build_classifier, measure
+    from analysis._lib.zoo import build_classifier, measure
     return measure(build_classifier(Config.fromfile(config)), 32)
 
 

@@ -12,7 +12,8 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.dirname(TOOLS), TOOLS]  # mmresfam of this checkout; analysis._lib
 
 
 def main(argv=None):
@@ -26,7 +27,7 @@ def main(argv=None):
     from mmengine.config import Config
 
     import mmresfam  # noqa: F401
-    from mmresfam.analysis.zoo import test_input_size
+    from analysis._lib.zoo import test_input_size
     from mmresfam.registry import MODELS
     if not os.path.isfile(args.config):
         print(f'error: config file not found: {args.config}')

@@ -7,7 +7,7 @@ Usage::
 
 Every classification config under ``configs/<family>/`` is built and measured with
 ``mmengine.analysis``; published accuracies come with their source
-(``mmresfam/analysis/zoo.py``). With ``--readme`` the table replaces the text between
+(``tools/analysis/_lib/zoo.py``). With ``--readme`` the table replaces the text between
 ``<!-- model-zoo:start -->`` and ``<!-- model-zoo:end -->`` in that file. Registered backbones
 without a config are listed at the end (exit status 1 with ``--strict``).
 """
@@ -18,11 +18,11 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, ROOT)
+sys.path[:0] = [ROOT, os.path.join(ROOT, 'tools')]  # mmresfam of this checkout; analysis._lib
 
-from mmresfam.analysis.references import registered_backbones  # noqa: E402
-from mmresfam.analysis.zoo import (classification_configs, format_zoo,  # noqa: E402
-                                   missing_backbones, zoo_rows)
+from analysis._lib.references import registered_backbones  # noqa: E402
+from analysis._lib.zoo import (classification_configs, format_zoo,  # noqa: E402
+                               missing_backbones, zoo_rows)
 
 START, END = '<!-- model-zoo:start -->', '<!-- model-zoo:end -->'
 

@@ -18,9 +18,10 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.dirname(TOOLS), TOOLS]  # mmresfam of this checkout; analysis._lib
 
-from mmresfam.analysis.bench import Options, cli_models, parse_overrides  # noqa: E402
+from analysis._lib.bench import Options, cli_models, parse_overrides  # noqa: E402
 
 
 def main(argv=None):
@@ -39,7 +40,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     import torch
 
-    from mmresfam.analysis.stages import baseline_ratios, format_table, run
+    from analysis._lib.stages import baseline_ratios, format_table, run
     try:
         models = cli_models(args.models, args.baseline)
         overrides = parse_overrides(args.cfg)

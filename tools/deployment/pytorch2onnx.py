@@ -16,8 +16,7 @@ import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, 'tools'))
+sys.path[:0] = [ROOT, os.path.join(ROOT, 'tools')]  # mmresfam of this checkout; analysis._lib
 
 
 def main(argv=None):
@@ -50,7 +49,7 @@ def main(argv=None):
     from mmengine.config import Config
 
     import mmresfam  # noqa: F401
-    from mmresfam.analysis.export import export_onnx
+    from analysis._lib.export import export_onnx
     cfg = Config.fromfile(args.config)
     scope = cfg.get('default_scope', 'mmpretrain')
     importlib.import_module(f'{scope}.utils').register_all_modules(init_default_scope=True)

@@ -20,8 +20,7 @@ import sys
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, 'tools'))
+sys.path[:0] = [ROOT, os.path.join(ROOT, 'tools')]  # mmresfam of this checkout; analysis._lib
 
 
 def attention_modules(model):
@@ -121,7 +120,7 @@ def main(argv=None):
     from PIL import Image, UnidentifiedImageError
 
     import mmresfam  # noqa: F401
-    from mmresfam.analysis.zoo import test_input_size
+    from analysis._lib.zoo import test_input_size
     cfg = Config.fromfile(args.config)
     scope = cfg.get('default_scope', 'mmpretrain')
     importlib.import_module(f'{scope}.utils').register_all_modules(init_default_scope=True)

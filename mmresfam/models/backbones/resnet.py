@@ -284,7 +284,7 @@ class ResNet(_ResNet):
         weights) is mmpretrain's behaviour.
         """
         if not getattr(self, '_is_init', False):
-            from mmresfam.utils import check_pretrained_keys
+            from ..utils import check_pretrained_keys
             check_pretrained_keys(self, self.init_cfg)
         super().init_weights()
 

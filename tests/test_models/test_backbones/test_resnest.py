@@ -6,7 +6,7 @@ import torch.nn as nn
 from mmpretrain.models import ResNeSt as MMPreResNeSt
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmresfam.analysis.references import randomize_norms_
+from analysis._lib.references import randomize_norms_
 from mmresfam.models.attentions import SplitAttentionConv2d
 from mmresfam.models.backbones import ResNeSt, ResNeStBottleneck
 from mmresfam.registry import MODELS

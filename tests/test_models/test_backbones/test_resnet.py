@@ -6,7 +6,7 @@ from mmpretrain.models.backbones import ResNetV1c as PretrainResNetV1c
 from mmpretrain.models.backbones import ResNetV1d as PretrainResNetV1d
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmresfam.analysis.export import small_backbones
+from analysis._lib.export import small_backbones
 from mmresfam.models.backbones import ResNet, ResNetV1c, ResNetV1d
 from mmresfam.models.backbones.resnet import BasicBlock, Bottleneck, ResLayer
 from mmresfam.registry import MODELS

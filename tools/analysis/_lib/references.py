@@ -16,7 +16,9 @@ from typing import Callable, Dict, Optional
 import torch
 import torch.nn as nn
 
-REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# tools/analysis/_lib/references.py -> the repository root
+TOOLS_DIR = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO_ROOT = osp.dirname(TOOLS_DIR)
 IMPLS = ('ours', 'mmpretrain', 'timm')
 
 

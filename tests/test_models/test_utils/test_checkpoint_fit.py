@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from mmresfam.models.backbones import ResNet
-from mmresfam.utils.runtime_checks import (check_checkpoint_fits, non_finite_tensors,
-                                           state_dict_fit)
+from mmresfam.models.utils.model_checks import (check_checkpoint_fits, non_finite_tensors,
+                                                 state_dict_fit)
 
 
 def _save(obj, path):

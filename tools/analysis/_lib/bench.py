@@ -34,8 +34,8 @@ from typing import Dict, List, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from .references import (REFERENCES, available, build_candidate, copy_weights,
-                         randomize_norms_)
+from .references import (REFERENCES, REPO_ROOT, TOOLS_DIR, available, build_candidate,
+                         copy_weights, randomize_norms_)
 
 MiB = 2**20
 
@@ -298,7 +298,8 @@ def cpu_peak_mib_worker(name: str, impl: str, opts: Options) -> float:
 
 def cpu_peak_mib(c: Candidate, opts: Options) -> float:
     payload = json.dumps(dict(model=c.model, impl=c.impl, opts=asdict(opts)))
-    code = ('import json,sys;from mmresfam.analysis.bench import *;'
+    code = (f'import json,sys;sys.path[:0]=[{REPO_ROOT!r},{TOOLS_DIR!r}];'
+            'from analysis._lib.bench import *;'
             'a=json.loads(sys.argv[1]);o=Options(**a["opts"]);'
             'print("PEAK", cpu_peak_mib_worker(a["model"], a["impl"], o))')
     env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()))
