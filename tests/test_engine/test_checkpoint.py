@@ -106,7 +106,9 @@ def test_kill_during_checkpoint_save_leaves_a_resumable_run(tmp_path, digits_roo
 @pytest.mark.parametrize('save_best', [False, True])
 def test_outdated_checkpoints_removed_after_the_new_one(tmp_path, save_best):
     """Unit check of the order: while the new file is written, the old one still exists."""
-    from mmengine.logging import MessageHub
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub, MMLogger
 
     from mmresfam.engine import SafeCheckpointHook
     seen = []
@@ -114,7 +116,10 @@ def test_outdated_checkpoints_removed_after_the_new_one(tmp_path, save_best):
     class Runner:
         work_dir = str(tmp_path)
         epoch, iter, rank = 0, 0, 0
-        message_hub = MessageHub.get_instance('test_safe_ckpt')
+        message_hub = MessageHub.get_instance(f'test_safe_ckpt_{save_best}')
+        logger = MMLogger.get_instance('test_safe_ckpt')
+        train_loop = SimpleNamespace(max_epochs=3, max_iters=3)
+        max_epochs, max_iters = 3, 3
 
         def save_checkpoint(self, out_dir, filename, *args, **kwargs):
             seen.append((filename, sorted(os.listdir(out_dir))))
