@@ -2,7 +2,7 @@
 
 ``import mmresfam`` registers every backbone, attention module, neck and hook.
 """
-from . import engine, models  # noqa: F401  (registers everything)
+from . import datasets, engine, models  # noqa: F401  (registers everything)
 from .registry import HOOKS, MODELS
 from .version import __version__
 

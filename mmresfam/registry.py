@@ -6,6 +6,7 @@ resolves a ``'mmresfam.Name'`` key from *any* child of the root (``mmpretrain``,
 so ``type='mmresfam.ResNeSt'`` works unchanged from an MMPreTrain, MMDetection or MMSegmentation
 config. ``locations`` makes the first look-up import the modules that register the classes.
 """
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry
@@ -14,5 +15,7 @@ MODELS = Registry(
     'model', parent=MMENGINE_MODELS, scope='mmresfam', locations=['mmresfam.models'])
 HOOKS = Registry(
     'hook', parent=MMENGINE_HOOKS, scope='mmresfam', locations=['mmresfam.engine'])
+DATASETS = Registry(
+    'dataset', parent=MMENGINE_DATASETS, scope='mmresfam', locations=['mmresfam.datasets'])
 
-__all__ = ['MODELS', 'HOOKS']
+__all__ = ['MODELS', 'HOOKS', 'DATASETS']

@@ -18,12 +18,6 @@ import sys
 
 SCOPES = ('mmpretrain', 'mmdet', 'mmseg')
 
-# mmengine 0.10 saves its message hub (HistoryBuffer, numpy scalars) in checkpoints and loads
-# them with torch.load's old default; torch >= 2.6 defaults to weights_only=True, which refuses
-# them. The tools load checkpoints the user names (or wrote with tools/train.py), as mmengine
-# always did.
-os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
-
 
 class CLIError(Exception):
     """An error whose message alone tells the user what to fix."""
@@ -38,15 +32,62 @@ def _runner_arguments():
     return set(inspect.signature(Runner.__init__).parameters) - {'self'}
 
 
+def _parameters(fn, drop=('self', 'runner', 'dataloader', 'evaluator')):
+    """Names ``fn`` accepts as keywords, or None if it takes ``**kwargs`` (anything)."""
+    import inspect
+    params = inspect.signature(fn).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return None
+    return set(params) - set(drop)
+
+
+def _accepted_keys(cfg, path):
+    """Keys that mmengine accepts in the untyped dict at ``path`` ('train_cfg', 'env_cfg',
+    ...) although the config may not set them: the arguments of what the runner builds or
+    calls with it. None: anything may be set there; empty: nothing beyond the file's keys."""
+    import torch.distributed
+    from mmengine.optim import OptimWrapper
+    from mmengine.runner import Runner, loops
+    from torch.utils.data import DataLoader
+    if path == 'train_cfg':
+        by_epoch = (cfg.get('train_cfg') or {}).get('by_epoch', True)
+        loop = loops.EpochBasedTrainLoop if by_epoch else loops.IterBasedTrainLoop
+        return _parameters(loop.__init__) | {'by_epoch', 'type'}
+    if path in ('val_cfg', 'test_cfg'):
+        loop = loops.ValLoop if path == 'val_cfg' else loops.TestLoop
+        return _parameters(loop.__init__) | {'type'}
+    if path.endswith('_dataloader'):
+        return _parameters(DataLoader.__init__, drop=('self', )) | {'type'}
+    if path == 'randomness':
+        return _parameters(Runner.set_randomness)
+    if path == 'env_cfg':  # what Runner.setup_env reads
+        return {'cudnn_benchmark', 'mp_cfg', 'dist_cfg', 'resource_limit'}
+    if path == 'env_cfg.dist_cfg':  # passed to torch.distributed.init_process_group
+        return _parameters(torch.distributed.init_process_group, drop=()) | {'init_backend'}
+    if path == 'env_cfg.mp_cfg':
+        return {'mp_start_method', 'opencv_num_threads'}
+    if path == 'optim_wrapper':
+        return _parameters(OptimWrapper.__init__)
+    if path == 'auto_scale_lr':
+        return {'enable', 'base_batch_size'}
+    return set()
+
+
 def _check_key_path(cfg, key):
     """Raise :class:`CLIError` if ``key`` ('a.b.0.c') does not name a place in ``cfg``.
 
-    Every part must exist, except where its parent is a buildable dict (has ``type``): a new
-    argument there is checked by the class itself when the object is built, and may be a
-    nested dict given key by key (``train_dataloader.dataset.metainfo.classes=(a,b)``). A
-    top-level key that the config lacks may also be an argument of mmengine's ``Runner``
-    (``randomness.seed=0`` on an MMDetection config, whose runtime has no ``randomness``):
-    the runner checks its own arguments.
+    Every part must exist, except
+
+    * where its parent is a buildable dict (has ``type``): a new argument there is checked by
+      the class itself when the object is built, and may be a nested dict given key by key
+      (``train_dataloader.dataset.metainfo.classes=(a,b)``);
+    * where its parent is a dict mmengine consumes whose consumer accepts the key
+      (:func:`_accepted_keys`: ``train_cfg.val_begin``, ``train_dataloader.drop_last``,
+      ``randomness.diff_rank_seed``, ``env_cfg.dist_cfg.timeout``, ...);
+    * below a value that is None (``optim_wrapper.clip_grad.max_norm=1`` where the config has
+      ``clip_grad=None``): the option creates the dict there;
+    * a top-level key that the config lacks but that is an argument of mmengine's ``Runner``
+      (``randomness.seed=0`` on an MMDetection config, whose runtime has no ``randomness``).
     """
     node, walked = getattr(cfg, '_cfg_dict', cfg), []
     parts = key.split('.')
@@ -58,14 +99,17 @@ def _check_key_path(cfg, key):
                 raise CLIError(f"--cfg-options key '{key}': '{'.'.join(walked) or 'cfg'}' is "
                                f'a list of {len(node)} items, {part!r} is not a valid index')
             node = node[int(part)]
+        elif node is None:
+            return
         elif isinstance(node, dict):
             if part not in node:
-                if 'type' in node:
+                accepted = set() if 'type' in node else _accepted_keys(cfg, '.'.join(walked))
+                if 'type' in node or accepted is None or part in accepted:
                     return
                 where = '.'.join(walked) or 'the config'
-                near = ', '.join(sorted(map(str, node.keys()))[:12])
+                near = ', '.join(sorted(set(map(str, node.keys())) | (accepted or set()))[:16])
                 raise CLIError(f"--cfg-options key '{key}': '{part}' is not a key of {where} "
-                               f'(keys there: {near})')
+                               f'(accepted there: {near})')
             node = node[part]
         else:
             raise CLIError(f"--cfg-options key '{key}': '{'.'.join(walked)}' is a "
@@ -91,17 +135,146 @@ def require_file(path, what):
         raise CLIError(f'{what} file not found: {path}')
 
 
+def _check_value(cfg, key, value):
+    """Raise :class:`CLIError` when a number in the config is given a word (``max_epochs=abc``)."""
+    node = getattr(cfg, '_cfg_dict', cfg)
+    for part in key.split('.'):
+        try:
+            node = node[int(part)] if isinstance(node, (list, tuple)) else node[part]
+        except (KeyError, IndexError, ValueError, TypeError):
+            return
+    if isinstance(node, (int, float)) and not isinstance(node, bool) and isinstance(value, str):
+        raise CLIError(f"--cfg-options {key}={value}: {key} is a number (the config has "
+                       f'{node!r}), {value!r} is not')
+
+
 def load_config(path, cfg_options=None):
-    """Read the config at ``path``; apply ``cfg_options`` (``--cfg-options``) after checking
-    that every key path names a place in the config (:class:`CLIError` otherwise)."""
+    """Read the config ``path`` and merge ``cfg_options`` (``--cfg-options``) after checking
+    every key path and number; a missing file or a syntax error is a :class:`CLIError`."""
     from mmengine.config import Config
     require_file(path, 'config')
-    cfg = Config.fromfile(path)
+    try:
+        cfg = Config.fromfile(path)
+    except SyntaxError as e:  # mmengine's message has the line, not always the file
+        where = e.filename if e.filename and not e.filename.startswith('<') else path
+        raise CLIError(f'syntax error in config {where}: {e}') from None
     if cfg_options:
-        for key in cfg_options:
+        for key, value in cfg_options.items():
             _check_key_path(cfg, key)
+            _check_value(cfg, key, value)
+            for sub, sub_value in (value.items() if isinstance(value, dict) else ()):
+                _check_key_path(cfg, f'{key}.{sub}')
+                _check_value(cfg, f'{key}.{sub}', sub_value)
         cfg.merge_from_dict(cfg_options)
     return cfg
+
+
+def check_launcher(launcher):
+    """Raise :class:`CLIError` when ``--launcher`` lacks the environment its starter sets."""
+    needs = dict(pytorch=('RANK', 'torchrun (tools/dist_train.sh, tools/dist_test.sh)'),
+                 slurm=('SLURM_PROCID', 'srun (tools/slurm_train.sh)'),
+                 mpi=('OMPI_COMM_WORLD_RANK', 'mpirun'))
+    if launcher in needs and needs[launcher][0] not in os.environ:
+        var, starter = needs[launcher]
+        raise CLIError(f'--launcher {launcher} needs the environment set by {starter} '
+                       f'({var} is not set); run without --launcher for one process')
+
+
+def _literal_dict(text):
+    """``{'a': 1}`` or ``dict(a=1, b='x')`` (literals only) as a dict; None for anything else.
+    mmengine's ``DictAction`` splits such a value at its commas into a list."""
+    import ast
+    text = text.strip()
+    if not text.startswith(('{', 'dict(')):
+        return None
+    try:
+        node = ast.parse(text, mode='eval').body
+        if isinstance(node, ast.Call) and getattr(node.func, 'id', None) == 'dict' \
+                and not node.args and all(k.arg for k in node.keywords):
+            return {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+        value = ast.literal_eval(node)
+        return value if isinstance(value, dict) else None
+    except (SyntaxError, ValueError):
+        return None
+
+
+def dict_action():
+    """mmengine's ``DictAction`` for ``--cfg-options`` that refuses an item without ``=`` and
+    reads a dict value (``env_cfg.dist_cfg=dict(backend='gloo', timeout=60)``) as a dict."""
+    from mmengine.config import DictAction
+
+    class CheckedDictAction(DictAction):
+
+        def __call__(self, parser, namespace, values, option_string=None):
+            dicts, rest = {}, []
+            for kv in values:
+                if '=' not in kv:
+                    parser.error(f"{option_string} '{kv}': expected KEY=VALUE")
+                key, value = kv.split('=', 1)
+                parsed = _literal_dict(value)
+                if parsed is None:
+                    rest.append(kv)
+                else:
+                    dicts[key] = parsed
+            super().__call__(parser, namespace, rest, option_string)
+            setattr(namespace, self.dest, {**(getattr(namespace, self.dest) or {}), **dicts})
+
+    return CheckedDictAction
+
+
+def read_checkpoint(path, what='checkpoint'):
+    """Load the checkpoint file ``path`` on the CPU, memory-mapped.
+
+    Raises :class:`CLIError` naming the file when it does not exist, is cut short or corrupt,
+    or is not a PyTorch checkpoint, instead of torch's traceback.
+    """
+    import torch
+    if not osp.isfile(path):
+        raise CLIError(f'{what} file not found: {path}')
+    try:
+        try:
+            return torch.load(path, map_location='cpu', mmap=True)
+        except RuntimeError as e:  # a legacy (non-zip) file cannot be memory-mapped
+            if 'mmap' not in str(e):
+                raise
+            return torch.load(path, map_location='cpu')
+    except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError, ...
+        first = (str(e).strip().splitlines() or [''])[0][:200]
+        raise CLIError(f'cannot read {what} {path}: truncated, corrupt or not a PyTorch '
+                       f'checkpoint ({type(e).__name__}: {first})') from None
+
+
+def checkpoint_state(path):
+    """The state_dict of the checkpoint file ``path``; :class:`CLIError` if it has none or
+    cannot be read (:func:`read_checkpoint`)."""
+    checkpoint = read_checkpoint(path)
+    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict):
+        raise CLIError(f'checkpoint {path} holds no state_dict')
+    return state
+
+
+def check_trained(model, state, path, tool):
+    """Refuse a trained checkpoint ``state`` that does not fit ``model`` (``ValueError`` with
+    the counts of missing, unexpected and mis-shaped keys); warn loudly on stderr when it holds
+    NaN/Inf (a diverged run: every score from it is meaningless)."""
+    from mmresfam.models.utils.model_checks import check_checkpoint_fits, non_finite_tensors
+    check_checkpoint_fits(model, state, path)
+    bad = non_finite_tensors(state)
+    if bad:
+        print(f'{tool}: WARNING: checkpoint {path} holds NaN/Inf in {len(bad)} tensors (e.g. '
+              f'{", ".join(bad[:3])}): the training diverged and its outputs are meaningless',
+              file=sys.stderr)
+
+
+def load_model_checkpoint(model, path, tool):
+    """Load the trained checkpoint ``path`` into ``model`` after :func:`checkpoint_state` and
+    :func:`check_trained` (which raise the one-line error of a checkpoint that does not fit)."""
+    from mmengine.runner.checkpoint import load_state_dict
+    state = checkpoint_state(path)
+    check_trained(model, state, path, tool)
+    load_state_dict(model, {k[7:] if k.startswith('module.') else k: v
+                            for k, v in state.items()})
 
 
 def register_scope(cfg):
@@ -161,6 +334,8 @@ def friendly_errors(tool):
         if os.environ.get('MMRESFAM_DEBUG'):
             raise
         msg = str(e.args[0]) if isinstance(e, KeyError) and e.args else str(e)
+        if 'Original Traceback' in msg:  # re-raised from a DataLoader worker: its last line
+            msg = msg.strip().splitlines()[-1]
         msg = ' '.join(msg.split())
         print(f'{tool}: error: {type(e).__name__}: {msg} '
               '(set MMRESFAM_DEBUG=1 for the traceback)', file=sys.stderr)

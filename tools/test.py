@@ -9,7 +9,8 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from _cli import (CLIError, build_runner, friendly_errors, load_config,  # noqa: E402
+from _cli import (CLIError, build_runner, check_launcher, check_trained,  # noqa: E402
+                  checkpoint_state, dict_action, friendly_errors, load_config,
                   register_scope, run_main)
 
 # How each library's visualisation hook is told to save drawn predictions.
@@ -21,14 +22,13 @@ SHOW_DIR_HOOKS = {
 
 
 def parse_args(argv=None):
-    from mmengine.config import DictAction
     parser = argparse.ArgumentParser(description='Test (and eval) a model with mmresfam')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='the dir to save the evaluation log')
     parser.add_argument('--out', help='dump the predictions to this pickle file')
     parser.add_argument('--show-dir', help='save images with drawn predictions here')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=dict_action(),
                         help='override settings (every key path is checked)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
@@ -42,8 +42,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     with friendly_errors('test.py'):
-        if not osp.isfile(args.checkpoint):
-            raise CLIError(f'checkpoint file not found: {args.checkpoint}')
+        state = checkpoint_state(args.checkpoint)
+        check_launcher(args.launcher)
         cfg = load_config(args.config, args.cfg_options)
         scope = register_scope(cfg)
         cfg.launcher = args.launcher
@@ -67,6 +67,9 @@ def main(argv=None):
             evaluator = list(evaluator) if isinstance(evaluator, (list, tuple)) else [evaluator]
             cfg.test_evaluator = evaluator + [dict(type='DumpResults', out_file_path=args.out)]
         runner = build_runner(cfg)
+        # a checkpoint of another model would be scored with partly random weights
+        check_trained(runner.model, state, args.checkpoint, 'test.py')
+        runner.test_loop  # noqa: B018  (the data folder is the user's input too)
     metrics = runner.test()  # an error while testing shows its traceback
     from mmengine.dist import get_rank
     if get_rank() == 0:  # every rank holds the gathered metrics: print them once

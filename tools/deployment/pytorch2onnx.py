@@ -17,7 +17,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path[:0] = [ROOT, os.path.join(ROOT, 'tools')]  # mmresfam; _cli, analysis._lib
 from _cli import (CLIError, build_model, friendly_errors, load_config,  # noqa: E402
-                  require_file, run_main)
+                  load_model_checkpoint, require_file, run_main)
 
 
 def main(argv=None):
@@ -32,24 +32,32 @@ def main(argv=None):
     p.add_argument('--dynamic-batch', action='store_true')
     p.add_argument('--atol', type=float, default=1e-4)
     args = p.parse_args(argv)
-    from mmengine.runner import load_checkpoint
 
     from analysis._lib.export import export_onnx
     with friendly_errors('pytorch2onnx.py'):
         cfg = load_config(args.config)
         if args.checkpoint.lower() != 'none':
             require_file(args.checkpoint, 'checkpoint')
+        if min(args.shape) <= 0 or len(args.shape) > 2 or args.batch <= 0:
+            raise CLIError(f'--shape {" ".join(map(str, args.shape))} --batch {args.batch}: '
+                           'give one or two positive sizes (H [W]) and a positive batch')
+        out = args.out or os.path.splitext(os.path.basename(args.config))[0] + '.onnx'
+        if not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+            raise CLIError(f'--out {out}: the folder {os.path.dirname(out)} does not exist')
         if args.whole and cfg.model.get('type') != 'ImageClassifier':
             raise CLIError(f"--whole needs an ImageClassifier config, got model type "
                            f"{cfg.model.get('type')!r}")
         model = build_model(cfg)
         if args.checkpoint.lower() != 'none':
-            load_checkpoint(model, args.checkpoint, map_location='cpu', strict=True)
+            load_model_checkpoint(model, args.checkpoint, 'pytorch2onnx.py')
     net = ClassifierLogits(model) if args.whole else model.backbone
     h, w = (args.shape * 2)[:2]
-    out = args.out or os.path.splitext(os.path.basename(args.config))[0] + '.onnx'
-    diff, n = export_onnx(net, (args.batch, 3, h, w), out, opset=args.opset,
-                          dynamic_batch=args.dynamic_batch)
+    try:
+        diff, n = export_onnx(net, (args.batch, 3, h, w), out, opset=args.opset,
+                              dynamic_batch=args.dynamic_batch)
+    except ValueError as e:  # non-finite or mis-shaped outputs
+        print(f'FAILED: {e}')
+        return 1
     print(f'exported {"classifier" if args.whole else "backbone"} of {args.config} '
           f'({n} output(s), input {args.batch}x3x{h}x{w}, opset {args.opset}) to {out}')
     print(f'onnxruntime vs PyTorch: max abs difference {diff:.3g} (allowed {args.atol:g})')

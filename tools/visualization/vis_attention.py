@@ -21,7 +21,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path[:0] = [ROOT, os.path.join(ROOT, 'tools')]  # mmresfam; _cli, analysis._lib
 from _cli import (CLIError, build_model, friendly_errors, load_config,  # noqa: E402
-                  require_file, run_main)
+                  load_model_checkpoint, require_file, run_main)
 
 
 def attention_modules(model):
@@ -109,8 +109,7 @@ def main(argv=None):
     p.add_argument('--alpha', type=float, default=0.5)
     p.add_argument('--max-modules', type=int, default=16)
     args = p.parse_args(argv)
-    from mmengine.runner import load_checkpoint
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     from analysis._lib.zoo import test_input_size
     with friendly_errors('vis_attention.py'):
@@ -120,13 +119,16 @@ def main(argv=None):
             require_file(args.checkpoint, 'checkpoint')
         model = build_model(cfg)
         if args.checkpoint.lower() != 'none':
-            load_checkpoint(model, args.checkpoint, map_location='cpu')
+            load_model_checkpoint(model, args.checkpoint, 'vis_attention.py')
         backbone = getattr(model, 'backbone', model)
         if not attention_modules(backbone):
             raise CLIError(f'{args.config}: no module with spatial attention maps '
                            '(record_attention)')
+        try:
+            original = np.asarray(Image.open(args.image).convert('RGB'))
+        except (UnidentifiedImageError, OSError) as e:
+            raise CLIError(f'{args.image} is not an image that PIL can read ({e})') from None
     model.eval()
-    original = np.asarray(Image.open(args.image).convert('RGB'))
     size = args.size or test_input_size(cfg)
     maps = record_maps(backbone, to_input(load_image(args.image, size), cfg))
     if not maps:

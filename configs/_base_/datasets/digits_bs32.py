@@ -1,6 +1,7 @@
 # UCI handwritten digits (scikit-learn's copy, 1,797 real 8x8 images, 10 classes) written by
 # tools/dataset_converters/prepare_digits.py as an ImageNet-style folder of 32x32 PNGs.
-dataset_type = 'CustomDataset'
+# mmresfam.FolderDataset: hidden folders ignored, val classes checked against train's.
+dataset_type = 'mmresfam.FolderDataset'
 data_root = 'data/digits'
 data_preprocessor = dict(
     num_classes=10,
@@ -18,8 +19,11 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 
+# every image at the trained size (a larger image would otherwise be zero-padded in its batch)
 test_pipeline = [
     dict(type='LoadImageFromFile'),
+    dict(type='ResizeEdge', scale=32, edge='short'),
+    dict(type='CenterCrop', crop_size=32),
     dict(type='PackInputs'),
 ]
 
@@ -35,7 +39,7 @@ val_dataloader = dict(
     batch_size=64,
     num_workers=2,
     dataset=dict(type=dataset_type, data_root=data_root, data_prefix='val',
-                 pipeline=test_pipeline),
+                 classes_from='train', pipeline=test_pipeline),
     sampler=dict(type='DefaultSampler', shuffle=False),
 )
 val_evaluator = dict(type='Accuracy', topk=(1, ))

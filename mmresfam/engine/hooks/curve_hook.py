@@ -13,7 +13,9 @@ class TrainingCurveHook(Hook):
 
     After every validation the figure is redrawn to ``<work_dir>/<filename>`` (loss on the
     left, each validation metric on the right), so a run that stops early still leaves its
-    curve. The numbers are also kept in ``self.history`` for tests and scripts.
+    curve. The numbers are kept in ``self.history`` (``epoch_loss``: ``(epoch, mean loss)``
+    pairs; ``val``: ``(epoch, value)`` pairs per metric, epochs counted from 1) and saved in
+    every checkpoint's ``meta``, so a resumed run draws the epochs before the resume too.
 
     Args:
         filename (str): Name of the PNG inside the work dir. Default: ``'curves.png'``.
@@ -33,9 +35,24 @@ class TrainingCurveHook(Hook):
             self._epoch_losses.append(float(outputs[self.loss_key]))
 
     def after_train_epoch(self, runner):
-        if self._epoch_losses:
-            self.history['epoch_loss'].append(sum(self._epoch_losses) / len(self._epoch_losses))
+        if self._epoch_losses:  # runner.epoch counts from 0 until the epoch has ended
+            mean = sum(self._epoch_losses) / len(self._epoch_losses)
+            self.history['epoch_loss'].append((runner.epoch + 1, mean))
         self._epoch_losses = []
+
+    def before_save_checkpoint(self, runner, checkpoint):
+        checkpoint.setdefault('meta', {})['training_curves'] = dict(
+            epoch_loss=[list(p) for p in self.history['epoch_loss']],
+            val={k: [list(p) for p in v] for k, v in self.history['val'].items()})
+
+    def after_load_checkpoint(self, runner, checkpoint):
+        saved = checkpoint.get('meta', {}).get('training_curves')
+        if not saved or not getattr(runner, '_resume', False):
+            return  # a new run from loaded weights starts its own curves
+        last = checkpoint['meta'].get('epoch', 0)
+        self.history['epoch_loss'] = [tuple(p) for p in saved['epoch_loss'] if p[0] <= last]
+        self.history['val'] = defaultdict(list, {
+            k: [tuple(p) for p in v if p[0] <= last] for k, v in saved['val'].items()})
 
     def after_val_epoch(self, runner, metrics=None):
         for key, value in (metrics or {}).items():
@@ -54,7 +71,7 @@ class TrainingCurveHook(Hook):
         import matplotlib.pyplot as plt
         fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 4))
         losses = self.history['epoch_loss']
-        ax_loss.plot(range(1, len(losses) + 1), losses, marker='o')
+        ax_loss.plot([p[0] for p in losses], [p[1] for p in losses], marker='o')
         ax_loss.set(xlabel='epoch', ylabel='mean train loss', title='training loss')
         for key, points in self.history['val'].items():
             ax_val.plot([p[0] for p in points], [p[1] for p in points], marker='o', label=key)

@@ -4,8 +4,10 @@
   expects must be the channels the backbone really returns. A mismatch otherwise surfaces as a
   shape error deep inside the first forward pass, or not at all when only the lateral convs of
   unused levels differ.
-* :func:`check_pretrained_keys`: a ``Pretrained`` ``init_cfg`` whose checkpoint shares no key with
-  the module would leave it randomly initialised, with only a log line about missing keys.
+* :func:`check_pretrained_keys`: a ``Pretrained`` ``init_cfg`` whose checkpoint fits the module
+  badly (by key names and shapes) would leave it partly random, with only a log line.
+* :func:`check_checkpoint_fits`: a trained checkpoint evaluated or exported with a model it
+  does not fit.
 """
 import re
 from typing import List, Optional, Sequence
@@ -107,17 +109,115 @@ def check_neck_channels(model: nn.Module) -> None:
                              f'{source}; in_index={head.in_index} needs in_channels={wanted}')
 
 
+def state_dict_fit(module: nn.Module, state: dict):
+    """Compare a checkpoint's ``state`` with ``module.state_dict()``.
+
+    A leading ``module.`` (DDP) is dropped from the checkpoint keys first.
+
+    Args:
+        module (nn.Module): The model the checkpoint is meant for.
+        state (dict): The checkpoint's tensors by key.
+
+    Returns:
+        tuple[list, list, list]: The model keys the checkpoint lacks (missing), the checkpoint
+        keys the model lacks (unexpected), and the keys present in both whose shapes differ
+        (mis-shaped, as ``'key: checkpoint (a, b) vs model (c, d)'``).
+    """
+    own = module.state_dict()
+    state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    mis_shaped = [
+        f'{k}: checkpoint {tuple(getattr(state[k], "shape", ()))} vs model {tuple(v.shape)}'
+        for k, v in own.items()
+        if k in state and tuple(getattr(state[k], 'shape', ())) != tuple(v.shape)
+    ]
+    return missing, unexpected, mis_shaped
+
+
+def describe_fit(module: nn.Module, missing, unexpected, mis_shaped) -> str:
+    """``'N missing, M unexpected, K mis-shaped of T model keys (e.g. ...)'`` for messages."""
+    total = len(module.state_dict())
+    examples = [f'missing {k}' for k in missing[:2]] + [f'unexpected {k}' for k in unexpected[:2]]
+    examples += [f'mis-shaped {k}' for k in mis_shaped[:2]]
+    return (f'{len(missing)} missing, {len(unexpected)} unexpected, {len(mis_shaped)} mis-shaped '
+            f'of {total} model keys (e.g. {"; ".join(examples)})')
+
+
+def check_checkpoint_fits(module: nn.Module, state: dict, name: str) -> None:
+    """Raise ``ValueError`` if checkpoint ``state`` does not fit ``module`` exactly.
+
+    Used where a whole trained model is loaded for evaluation or export (``tools/test.py``,
+    ``pytorch2onnx.py``, ``vis_attention.py``): a missing or mis-shaped key would leave part
+    of the model random and the scores meaningless; an unexpected key means the checkpoint
+    was trained for another model (a deeper network holds every key of a shallower one).
+
+    Args:
+        module (nn.Module): The built model (possibly wrapped in DDP).
+        state (dict): The checkpoint's state_dict.
+        name (str): The checkpoint's path, for the message.
+
+    Raises:
+        ValueError: Naming the counts of missing, unexpected and mis-shaped keys and a few
+            of them.
+    """
+    module = _unwrap(module)
+    missing, unexpected, mis_shaped = state_dict_fit(module, state)
+    if missing or unexpected or mis_shaped:
+        raise ValueError(f'checkpoint {name} does not fit the model {type(module).__name__}: '
+                         f'{describe_fit(module, missing, unexpected, mis_shaped)}; was it '
+                         'trained with this config?')
+
+
+def non_finite_tensors(state: dict) -> List[str]:
+    """Keys of the floating-point tensors in ``state`` that hold NaN or Inf."""
+    import torch
+    return [k for k, v in state.items()
+            if isinstance(v, torch.Tensor) and v.is_floating_point()
+            and not bool(torch.isfinite(v).all())]
+
+
+# which converter turns timm/official weights into each backbone's layout
+_CONVERTERS = (
+    ('ResNeSt', 'timm_resnest_to_mmresfam.py'),
+    ('SK', 'timm_sknet_to_mmresfam.py'),
+    ('ResNetV2', 'timm_resnetv2_to_mmresfam.py'),
+    ('ResNe', 'timm_resnet_to_mmresfam.py'),
+)
+
+
+def converter_hint(module: nn.Module) -> str:
+    """Which of ``tools/model_converters/*`` (or the ``timm://`` checkpoint scheme, when
+    registered) produces weights in ``module``'s layout."""
+    from mmengine.runner import CheckpointLoader
+    owner = type(module).__name__
+    tool = next((t for key, t in _CONVERTERS if key in owner), None)
+    hints = [f'convert timm/official weights with tools/model_converters/{tool}'] if tool else []
+    if any(str(p).startswith('timm') for p in CheckpointLoader._schemes):
+        hints.append("or use checkpoint='timm://<model name>'")
+    return ('; ' + ' '.join(hints)) if hints else ''
+
+
 def _pretrained_cfgs(init_cfg):
     cfgs = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
     return [c for c in cfgs if isinstance(c, dict) and c.get('type') == 'Pretrained']
 
 
 def check_pretrained_keys(module: nn.Module, init_cfg) -> None:
-    """Raise ``ValueError`` if a ``Pretrained`` init_cfg would load nothing into ``module``.
+    """Raise ``ValueError`` if a ``Pretrained`` init_cfg fits ``module`` badly.
 
     The checkpoint is read the way mmengine's ``PretrainedInit`` reads it (``state_dict`` entry,
-    leading ``module.`` removed, ``prefix`` selected and stripped). If no key then matches a
-    key of ``module.state_dict()``, loading would silently keep the random initialisation.
+    leading ``module.`` removed, ``prefix`` selected and stripped) and compared with
+    ``module.state_dict()`` by name *and* shape. It is refused when
+
+    * no key has the right name and shape, or fewer than half of the module's keys do;
+    * a key has the right name but another shape (it would be skipped with a log line);
+    * keys are both missing and unexpected (the checkpoint names some parameters differently,
+      e.g. timm's stem: those would stay random).
+
+    A checkpoint that only lacks some keys (new plug-in layers on a pretrained backbone) or
+    only has extra ones (a classifier head) is accepted. The message names the counts, a few
+    keys and the converter that fits.
 
     Args:
         module (nn.Module): The module that will be initialised.
@@ -129,23 +229,28 @@ def check_pretrained_keys(module: nn.Module, init_cfg) -> None:
         checkpoint = cfg.get('checkpoint')
         loaded = _load_checkpoint(checkpoint, map_location=cfg.get('map_location', 'cpu'))
         state = loaded.get('state_dict', loaded) if isinstance(loaded, dict) else {}
-        keys = [re.sub(r'^module\.', '', k) for k in state]
+        state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
+        keys = list(state)
         prefix = cfg.get('prefix')
         owner = type(module).__name__
         if prefix:
             prefix = prefix if prefix.endswith('.') else prefix + '.'
-            selected = [k[len(prefix):] for k in keys if k.startswith(prefix)]
-            if not selected:
+            state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            if not state:
                 raise ValueError(
                     f"{owner}: init_cfg Pretrained checkpoint '{checkpoint}' has no key starting "
                     f"with prefix='{prefix}' (first keys: {keys[:3]})")
-            keys = selected
-        own = set(module.state_dict())
-        if not own.intersection(keys):
-            hint = ''
-            if any(k.startswith('backbone.') for k in keys):
-                hint = "; its keys start with 'backbone.': set prefix='backbone.'"
-            raise ValueError(
-                f"{owner}: init_cfg Pretrained checkpoint '{checkpoint}' "
-                f"(prefix={cfg.get('prefix')!r}) has no key of this model: checkpoint keys "
-                f'{keys[:3]}..., model keys {sorted(own)[:3]}...{hint}')
+        missing, unexpected, mis_shaped = state_dict_fit(module, state)
+        own = module.state_dict()
+        fitting = len(own) - len(missing) - len(mis_shaped)
+        if fitting * 2 >= len(own) and not mis_shaped and not (missing and unexpected):
+            continue
+        hint = ' has no key of this model;' if fitting == 0 else ''
+        prefix_hint = ''
+        if any(k.startswith('backbone.') for k in state):
+            prefix_hint = "; its keys start with 'backbone.': set prefix='backbone.'"
+        raise ValueError(
+            f"{owner}: init_cfg Pretrained checkpoint '{checkpoint}' "
+            f"(prefix={cfg.get('prefix')!r}) does not fit:{hint} {fitting} of {len(own)} "
+            f'tensors would load; {describe_fit(module, missing, unexpected, mis_shaped)}{prefix_hint}'
+            f'{converter_hint(module)}')

@@ -50,7 +50,8 @@ def export_onnx(model: nn.Module, shape: Sequence[int], path: str, opset: int = 
                 dynamic_batch: bool = False, seed: int = 0) -> Tuple[float, int]:
     """Export ``model`` (eval mode) to ``path`` and compare onnxruntime with PyTorch.
 
-    Returns ``(max abs difference over all outputs, number of outputs)``.
+    Returns ``(max abs difference over all outputs, number of outputs)``. A non-finite
+    output (PyTorch or onnxruntime) is a ``ValueError``.
     """
     import onnxruntime as ort
     model = _Outputs(model).eval()
@@ -64,8 +65,11 @@ def export_onnx(model: nn.Module, shape: Sequence[int], path: str, opset: int = 
     sess = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
     got = sess.run(None, {'input': x.numpy()})
     diff = 0.0
-    for e, g in zip(expected, got):
+    for name, e, g in zip(names, expected, got):
         if tuple(e.shape) != tuple(g.shape):
             raise ValueError(f'onnxruntime output shape {g.shape} != PyTorch {tuple(e.shape)}')
+        for who, out in (('PyTorch', e.numpy()), ('onnxruntime', g)):
+            if not np.isfinite(out).all():  # max(0.0, nan) would hide it
+                raise ValueError(f'{who} output {name} holds NaN/Inf (non-finite weights?)')
         diff = max(diff, float(np.abs(e.numpy() - g).max()))
     return diff, len(got)

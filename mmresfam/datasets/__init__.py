@@ -1,0 +1,3 @@
+from .folder import FolderDataset
+
+__all__ = ['FolderDataset']
