@@ -3,13 +3,15 @@
 Usage::
 
     python tools/analysis/model_zoo.py [--out docs/model_zoo.md] [--json zoo.json] [--no-flops]
-        [--readme README.md]
+        [--readme README.md] [--metafiles]
 
 Every classification config under ``configs/<family>/`` is built and measured with
 ``mmengine.analysis``; published accuracies come with their source
 (``tools/analysis/_lib/zoo.py``). With ``--readme`` the table replaces the text between
 ``<!-- model-zoo:start -->`` and ``<!-- model-zoo:end -->`` in that file. Registered backbones
-without a config are listed at the end (exit status 1 with ``--strict``).
+without a config are listed at the end (exit status 1 with ``--strict``). With ``--metafiles``
+the same rows also write ``configs/<family>/metafile.yml`` and ``model-index.yml``
+(``tools/analysis/_lib/zoo_metafiles.py``).
 """
 import argparse
 import json
@@ -36,6 +38,8 @@ def main(argv=None):
     p.add_argument('--readme', help='replace the table between the markers in this file')
     p.add_argument('--no-flops', action='store_true', help='parameters only (fast)')
     p.add_argument('--reuse', help='JSON of an earlier run (--json): keep its measurements')
+    p.add_argument('--metafiles', action='store_true',
+                   help='also write configs/<family>/metafile.yml and model-index.yml')
     p.add_argument('--strict', action='store_true',
                    help='exit 1 if a registered backbone has no config')
     args = p.parse_args(argv)
@@ -67,6 +71,11 @@ def main(argv=None):
                       lambda _: f'{START}\n{table}\n{note}\n{END}', text, flags=re.S)
         with open(args.readme, 'w') as f:
             f.write(text)
+    if args.metafiles:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from analysis._lib.zoo_metafiles import write_metafiles
+        for path in write_metafiles(rows, ROOT):
+            print(f'wrote {os.path.relpath(path, ROOT)}')
     return 1 if (missing and args.strict) else 0
 
 

@@ -1,114 +1,94 @@
-"""Code shared by the ``*_to_mmresfam.py`` converters: reading a checkpoint, renaming its keys
-with a clear error for the ones no rule maps, and the ``SRC DST`` command line.
+"""The ``SRC DST [--force]`` command line shared by the ``*_to_mmresfam.py`` converters; the
+conversion rules themselves live in :mod:`mmresfam.convert`.
 
 A converter imports it as ``model_converters._common`` (with ``tools/`` on ``sys.path``), so
 the converter works as a script, as ``model_converters.<name>`` and when loaded by file path.
+Every failure (unreadable input, a state_dict the rules refuse, an output that would overwrite
+the input or an existing file) is one ``error: ...`` line on stderr and exit status 1.
 """
 import argparse
-from collections import OrderedDict
-from typing import Callable, Dict, Iterable, Optional, Tuple
+import os
+import os.path as osp
+import sys
+from typing import Callable, Dict
 
 import torch
 
-StateDict = Dict[str, torch.Tensor]
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))  # repo root
+from mmresfam.convert.common import load_state_dict  # noqa: E402
 
-# the tensors of a BatchNorm layer
-BN = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
-# timm's / the official ResNeSt deep 3x3 stem (``conv1`` Sequential conv-bn-relu x3, ``bn1``
-# after the last conv) -> mmpretrain's ``stem`` (three ConvModules); full-key regex rules
-DEEP_STEM_RULES = [
-    (r'^conv1\.0\.weight$', 'stem.0.conv.weight'),
-    (rf'^conv1\.1\.{BN}$', r'stem.0.bn.\1'),
-    (r'^conv1\.3\.weight$', 'stem.1.conv.weight'),
-    (rf'^conv1\.4\.{BN}$', r'stem.1.bn.\1'),
-    (r'^conv1\.6\.weight$', 'stem.2.conv.weight'),
-    (rf'^bn1\.{BN}$', r'stem.2.bn.\1'),
-]
-LAYER_PREFIXES = ('layer1.', 'layer2.', 'layer3.', 'layer4.')
+StateDict = Dict[str, torch.Tensor]
 SRC_HELP = 'timm checkpoint (state_dict or dict with "state_dict")'
 
 
-def unrecognised_layout(state_dict: StateDict, expected: str) -> ValueError:
-    """The error for a state_dict that is not the converter's model: what was ``expected``
-    and the first five keys found (sorted)."""
-    return ValueError(f'unrecognised state_dict: expected {expected}; '
-                      f'first keys found: {sorted(state_dict)[:5]}')
+def build_parser(description: str, src_help: str = SRC_HELP) -> argparse.ArgumentParser:
+    """The converters' command line: ``SRC DST [--force]`` (add options to the result).
 
-
-def load_state_dict(path: str) -> StateDict:
-    """Load a checkpoint on the CPU and unwrap a ``state_dict`` and then a ``model`` entry."""
-    ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    for wrapper in ('state_dict', 'model'):
-        if isinstance(ckpt, dict) and wrapper in ckpt and isinstance(ckpt[wrapper], dict):
-            ckpt = ckpt[wrapper]
-    return ckpt
+    Args:
+        description (str): What the converter does.
+        src_help (str): Help text of the ``src`` argument.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('src', help=src_help)
+    parser.add_argument('dst', help='output path (an existing file is kept unless --force)')
+    parser.add_argument('--force', action='store_true',
+                        help='overwrite an existing DST (never SRC itself)')
+    return parser
 
 
 def save(state_dict: StateDict, dst: str, source: str) -> None:
-    """Write ``dict(state_dict=..., meta=dict(source=...))`` to ``dst`` and say so."""
-    torch.save(dict(state_dict=state_dict, meta=dict(source=source)), dst)
-    print(f'saved to {dst}')
+    """Write ``dict(state_dict=..., meta=dict(source=...))`` to ``dst`` and say so.
 
-
-def num_head(converted: StateDict) -> int:
-    """How many converted tensors belong to the classification head (``head.*``)."""
-    return sum(k.startswith('head.') for k in converted)
-
-
-def blocks_per_stage(state_dict: StateDict,
-                     prefixes: Iterable[str] = LAYER_PREFIXES) -> Tuple[int, ...]:
-    """The number of blocks of each stage: distinct indices after each stage's key prefix."""
-    return tuple(len({k[len(p):].split('.')[0] for k in state_dict if k.startswith(p)})
-                 for p in prefixes)
-
-
-def rename_keys(state_dict: StateDict, rename: Callable[[str], Optional[str]], target: str,
-                expected: Optional[str] = None) -> 'OrderedDict[str, torch.Tensor]':
-    """``{rename(key): value}`` in the source order, values untouched.
-
-    ``rename`` returns ``None`` (or raises ``KeyError``/``ValueError``) for a key it cannot map;
-    if there is any, a ``ValueError`` names how many, the first five, the ``target`` model and,
-    if given, the ``expected`` layout.
+    The file is written next to ``dst`` first and renamed, so an interrupted run never leaves
+    a truncated ``dst``.
     """
-    out = OrderedDict()
-    unknown = []
-    for key, value in state_dict.items():
-        try:
-            new = rename(key)
-        except (KeyError, ValueError):
-            new = None
-        if new is None:
-            unknown.append(key)
-        else:
-            out[new] = value
-    if unknown:
-        msg = (f'unrecognised state_dict: {len(unknown)} keys have no mapping to {target}, '
-               f'e.g. {unknown[:5]}')
-        raise ValueError(msg + (f'; expected {expected}' if expected else ''))
-    return out
-
-
-def build_parser(description: str, src_help: str = SRC_HELP) -> argparse.ArgumentParser:
-    """The converters' command line: ``SRC DST`` (add options to the returned parser)."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument('src', help=src_help)
-    parser.add_argument('dst', help='output path')
-    return parser
+    tmp = f'{dst}.tmp{os.getpid()}'
+    try:
+        torch.save(dict(state_dict=state_dict, meta=dict(source=source)), tmp)
+        os.replace(tmp, dst)
+    finally:
+        if osp.exists(tmp):
+            os.remove(tmp)
+    print(f'saved to {dst}')
 
 
 def run(args: argparse.Namespace, convert: Callable[[StateDict], StateDict],
         report: Callable[[StateDict, StateDict, argparse.Namespace], None],
-        source: str = 'timm') -> None:
+        source: str = 'timm') -> int:
     """Load ``args.src``, convert it, let ``report(src_sd, converted, args)`` print what was
-    mapped, and save to ``args.dst`` with ``meta.source = '<source>:<src>'``."""
-    state_dict = load_state_dict(args.src)
-    converted = convert(state_dict)
-    report(state_dict, converted, args)
-    save(converted, args.dst, f'{source}:{args.src}')
+    mapped, and save to ``args.dst`` with ``meta.source = '<source>:<src>'``.
+
+    The input is read and converted before the output path is checked against existing files
+    (so a bad input is reported as such); an output equal to the input is refused first.
+
+    Returns:
+        int: 0 on success; 1 after printing ``error: ...`` to stderr.
+    """
+    try:
+        if osp.abspath(args.src) == osp.abspath(args.dst) or (
+                osp.exists(args.src) and osp.exists(args.dst)
+                and osp.samefile(args.src, args.dst)):
+            raise ValueError(f'dst {args.dst} is the input checkpoint: refusing to replace it '
+                             '(choose another output path)')
+        if not osp.isfile(args.src):
+            raise ValueError(f'src {args.src} is not a file')
+        state_dict = load_state_dict(args.src)
+        converted = convert(state_dict)
+        report(state_dict, converted, args)
+        if osp.isdir(args.dst):
+            raise ValueError(f'dst {args.dst} is a folder: give a file path')
+        if osp.exists(args.dst) and not args.force:
+            raise ValueError(f'dst {args.dst} exists: pass --force to overwrite it')
+        save(converted, args.dst, f'{source}:{args.src}')
+    except ValueError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(convert: Callable[[StateDict], StateDict],
          report: Callable[[StateDict, StateDict, argparse.Namespace], None],
-         description: str, src_help: str = SRC_HELP, source: str = 'timm') -> None:
-    """``SRC DST`` command line of a converter without extra options."""
-    run(build_parser(description, src_help).parse_args(), convert, report, source)
+         description: str, src_help: str = SRC_HELP, source: str = 'timm') -> int:
+    """``SRC DST [--force]`` command line of a converter without extra options; returns the
+    exit status."""
+    return run(build_parser(description, src_help).parse_args(), convert, report, source)
