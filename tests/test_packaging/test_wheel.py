@@ -85,7 +85,7 @@ def test_installed_package_builds_a_model_from_its_configs(installed, tmp_path):
         'print(type(model.backbone).__module__, type(model.backbone).__name__)\n')
     out = _run([py, '-c', code], cwd=str(tmp_path)).stdout.split('\n')
     assert out[0].startswith(venv_site), out  # the wheel's package, not the checkout's
-    assert out[1] == 'mmresfam.models.backbones.resnest ResNeSt'
+    assert 'mmresfam.models.backbones.resnest ResNeSt' in out, out  # (mmengine logs between)
 
 
 def test_mim_train_one_epoch_from_another_folder(installed, tmp_path):
