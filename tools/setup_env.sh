@@ -12,7 +12,7 @@ TORCH_SPEC="torch==2.14.1 torchvision==0.29.1"
 MMCV_VERSION="2.1.0"
 CACHE="${MMRESFAM_CACHE:-$HOME/.cache/mmresfam}"
 # The stamp covers everything that decides what gets installed.
-STAMP_SRC="$(cat requirements/pinned.txt tools/setup_env.sh setup.py; echo "$TORCH_SPEC $MMCV_VERSION")"
+STAMP_SRC="$(cat requirements/*.txt tools/setup_env.sh setup.py pyproject.toml; echo "$TORCH_SPEC $MMCV_VERSION")"
 STAMP_HASH="$(printf '%s' "$STAMP_SRC" | sha256sum | cut -c1-16)"
 STAMP="$VENV/.mmresfam-env-$STAMP_HASH"
 
@@ -28,11 +28,12 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 VPY="$VENV/bin/python"
 PIP=("$VPY" -m pip install -q --disable-pip-version-check)
-"${PIP[@]}" --upgrade "pip<25" "setuptools<70" wheel ninja
+# setuptools is pinned (requirements/pinned.txt) before anything else and never moved again:
+# torch 2.14 requires >= 77.0.3, and mmcv 2.1.0's setup.py, mmpretrain's tools and mim import
+# pkg_resources, which setuptools 81 removed.
+"${PIP[@]}" --upgrade "pip<25" wheel ninja setuptools -c requirements/pinned.txt
 echo "[setup_env] torch"
 "${PIP[@]}" $TORCH_SPEC
-# torch pulls a new setuptools; mmcv's setup.py needs pkg_resources, gone from setuptools>=70.
-"${PIP[@]}" "setuptools<70" 2>&1 | grep -v "requires setuptools>=" || true
 TORCH_VER="$("$VPY" -c 'import torch; print(torch.__version__.split("+")[0])')"
 
 # mmcv with ops, built once per (mmcv, torch, python) and cached as a wheel. pip's own cache keys
@@ -54,12 +55,16 @@ fi
 echo "[setup_env] mmcv + OpenMMLab stack"
 # torch/torchvision are named again so that no dependency can move them off the pinned build.
 "${PIP[@]}" "$WHEELDIR"/mmcv-*.whl $TORCH_SPEC -r requirements/pinned.txt
-"${PIP[@]}" "setuptools<70" 2>&1 | grep -v "requires setuptools>=" || true
+# openmim without its dependency opendatalab -> openxlab, which pins setuptools 60 and
+# requests 2.28 (against torch's setuptools >= 77); mim's own dependencies are in pinned.txt.
+"${PIP[@]}" --no-deps -r requirements/mim.txt
+# PEP 660 editable install through pyproject.toml's backend (no legacy `setup.py develop`).
 "${PIP[@]}" --no-deps --no-build-isolation -e .
 "$VPY" - <<'PY'
 import torch, mmcv, mmengine, mmpretrain, mmdet, mmseg
 from mmcv.ops import nms, RoIAlign  # noqa: F401  (fails if mmcv was built without ops)
 import mmseg.models  # noqa: F401  (needs ftfy/regex)
+import mim, pytorch_grad_cam  # noqa: F401  (mim train/search; mmpretrain's vis_cam)
 import mmresfam
 print(f'[setup_env] torch {torch.__version__}, mmcv {mmcv.__version__} (ops ok), '
       f'mmengine {mmengine.__version__}, mmpretrain {mmpretrain.__version__}, '
