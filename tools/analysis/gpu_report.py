@@ -14,7 +14,7 @@ do not use mmcv's compiled ops)::
     # (or mmcv built without ops: MMCV_WITH_OPS=0 pip install --no-build-isolation mmcv==2.1.0)
     python tools/analysis/gpu_report.py --out-dir work_dirs/gpu_report
 
-Dry run on a CPU (checks the whole path in about a minute, bf16 autocast)::
+Dry run on a CPU (the whole path with tiny inputs, bf16 autocast)::
 
     python tools/analysis/gpu_report.py --device cpu --batch 2 --size 64 --models resnet18 \
         --phases eager eager-cl --out-dir /tmp/gpu_report
