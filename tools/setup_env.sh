@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One-command environment for mmresfam: creates .venv at the repository root and installs the
-# pinned, verified stack (torch 2.14.1 / torchvision 0.29.1, mmcv 2.1.0 built with ops,
+# pinned, verified stack (torch 2.14.1 / torchvision 0.29.1, mmcv 2.1.0 built with ops for CUDA
+# or the CPU, see tools/mmcv_build_env.py,
 # mmengine, mmpretrain, mmdet, mmseg, test tools) plus mmresfam in editable mode.
 # Idempotent: a second run with nothing changed returns in seconds.
 set -euo pipefail
@@ -12,7 +13,7 @@ TORCH_SPEC="torch==2.14.1 torchvision==0.29.1"
 MMCV_VERSION="2.1.0"
 CACHE="${MMRESFAM_CACHE:-$HOME/.cache/mmresfam}"
 # The stamp covers everything that decides what gets installed.
-STAMP_SRC="$(cat requirements/*.txt tools/setup_env.sh setup.py pyproject.toml; echo "$TORCH_SPEC $MMCV_VERSION")"
+STAMP_SRC="$(cat requirements/*.txt tools/setup_env.sh tools/mmcv_build_env.py setup.py pyproject.toml; echo "$TORCH_SPEC $MMCV_VERSION")"
 STAMP_HASH="$(printf '%s' "$STAMP_SRC" | sha256sum | cut -c1-16)"
 STAMP="$VENV/.mmresfam-env-$STAMP_HASH"
 
@@ -36,18 +37,29 @@ echo "[setup_env] torch"
 "${PIP[@]}" $TORCH_SPEC
 TORCH_VER="$("$VPY" -c 'import torch; print(torch.__version__.split("+")[0])')"
 
-# mmcv with ops, built once per (mmcv, torch, python) and cached as a wheel. pip's own cache keys
-# the wheel by mmcv's version only, so we keep our own keyed by the torch it was built against.
-WHEELDIR="$CACHE/mmcv-$MMCV_VERSION-torch$TORCH_VER-py311"
+# mmcv with ops, built once per (mmcv, torch, CUDA ops or not, python) and cached as a wheel.
+# tools/mmcv_build_env.py picks CUDA ops when torch has CUDA, a matching nvcc is installed and a
+# GPU is visible (or TORCH_CUDA_ARCH_LIST names the architectures), CPU ops otherwise; it
+# prints the cache key, so a CPU-ops and a CUDA-ops wheel never share an entry. pip's own cache
+# keys the wheel by mmcv's version only, hence this one.
+MMCV_CHOICE="$("$VPY" tools/mmcv_build_env.py --mmcv-version "$MMCV_VERSION")"
+eval "$MMCV_CHOICE"
+echo "[setup_env] $MMCV_BUILD_NOTE"
+WHEELDIR="$CACHE/$MMCV_CACHE_KEY"
 if ! ls "$WHEELDIR"/mmcv-*.whl >/dev/null 2>&1; then
-  echo "[setup_env] building mmcv $MMCV_VERSION with ops against torch $TORCH_VER (about 15 min on 2 cores)"
+  if [ "$MMCV_BUILD" = cuda ]; then
+    echo "[setup_env] building mmcv $MMCV_VERSION with CUDA ops against torch $TORCH_VER (longer than the CPU build; not timed here)"
+  else
+    echo "[setup_env] building mmcv $MMCV_VERSION with CPU ops against torch $TORCH_VER (about 15 min on 2 cores)"
+  fi
   rm -rf "$WHEELDIR.tmp"; mkdir -p "$WHEELDIR.tmp/src"
   "${PIP[@]}" "numpy==1.26.4" "opencv-python==4.10.0.84" addict packaging "Pillow" pyyaml yapf
   "$VPY" -m pip download -q --no-deps --no-binary :all: "mmcv==$MMCV_VERSION" -d "$WHEELDIR.tmp/src"
   tar xzf "$WHEELDIR.tmp/src/mmcv-$MMCV_VERSION.tar.gz" -C "$WHEELDIR.tmp/src"
-  # torch >= 2.10 headers need C++20; mmcv 2.1.0's setup.py asks for C++17 on every torch > 1.12.
+  # torch >= 2.10 headers need C++20; mmcv 2.1.0's setup.py asks for C++17 (host and nvcc) on
+  # every torch > 1.12.
   sed -i "s/'-std=c++17'\]/'-std=c++20']/" "$WHEELDIR.tmp/src/mmcv-$MMCV_VERSION/setup.py"
-  (cd "$WHEELDIR.tmp/src/mmcv-$MMCV_VERSION" && MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="$(nproc)" \
+  (cd "$WHEELDIR.tmp/src/mmcv-$MMCV_VERSION" && env "${MMCV_BUILD_ENV[@]}" MAX_JOBS="$(nproc)" \
     "$VPY" -m pip wheel -q --no-build-isolation --no-deps --no-cache-dir . -w "$WHEELDIR.tmp")
   rm -rf "$WHEELDIR.tmp/src"
   rm -rf "$WHEELDIR"; mv "$WHEELDIR.tmp" "$WHEELDIR"

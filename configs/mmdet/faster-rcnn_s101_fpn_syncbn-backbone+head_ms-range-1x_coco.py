@@ -5,4 +5,4 @@ model = dict(
     backbone=dict(
         depth=101,
         stem_channels=128,
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained_ckpt, prefix='backbone.')))
+        init_cfg=dict(checkpoint=pretrained_ckpt)))
