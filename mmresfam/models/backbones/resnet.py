@@ -127,7 +127,7 @@ class DropPath(_DropPath):
 
     mmcv computes ``x / keep_prob * mask``, which is ``inf * 0 = NaN`` when ``keep_prob=0``;
     here a fully dropped path is exact zeros, so a block with drop path 1.0 in training returns
-    its (activated) shortcut. (Added by helper B2: blocking the required drop-path test.)
+    its (activated) shortcut (the project's drop-path tests use rate 1.0).
     """
 
     def forward(self, x):
@@ -167,7 +167,7 @@ class ResLayer(_ResLayer):
         ``Sequential`` does. mmpretrain's ``ResLayer`` is a plain ``nn.Sequential``, which stops
         mmengine's recursion, so a plugin that re-applies its own initialisation after the
         backbone's ``init_cfg`` (the zero-initialised A2 reconstruction) would never be asked
-        to. (Added by helper B1.)
+        to.
         """
         for block in self:
             if hasattr(block, 'init_weights') and not getattr(block, '_is_init', False):
