@@ -249,6 +249,9 @@ class ResidualAttentionNet(ResNetV2):
                  attention_type: str = 'mixed',
                  **kwargs):
         owner = type(self).__name__
+        if 'depth' in kwargs:  # ResNet's name for what arch selects here
+            raise TypeError(f"{owner}: unexpected argument depth={kwargs['depth']!r}; the "
+                            f'network is chosen with arch, one of {list(self.arch_settings)}')
         check_choice('arch', arch, list(self.arch_settings), owner)
         check_choice('attention_type', attention_type, ATTENTION_TYPES, owner)
         check_int_range('p', p, 0, owner=owner)

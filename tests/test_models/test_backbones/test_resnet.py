@@ -402,3 +402,77 @@ def test_channels_last_outputs_feed_mmcv_roi_align():
 def test_channels_last_must_be_a_bool(value):
     with pytest.raises(TypeError, match='ResNet: channels_last must be True or False'):
         ResNet(depth=18, channels_last=value)
+
+
+# --- backbone arguments: one clear error each, for every registered backbone ----------------
+@pytest.mark.parametrize('name', sorted(SMALL))
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(frozen_stages=10), r'frozen_stages must be an integer in \[-1, 4\], got 10'),
+    (dict(frozen_stages=-5), r'frozen_stages must be an integer in \[-1, 4\], got -5'),
+    (dict(out_indices=5), r'out_indices must be a non-empty sequence of stage indices in '
+                          r'\[0, 3\], got 5'),
+    (dict(out_indices=()), r'out_indices must be a non-empty sequence .*got \(\)'),
+    (dict(out_indices=(0, 4)), r'out_indices=\(0, 4\) must lie in \[0, 3\]'),
+    (dict(drop_path_rate=-0.1), r'drop_path_rate must be a number in \[0.0, 1.0\], got -0.1'),
+    (dict(drop_path_rate=1.5), r'drop_path_rate must be a number in \[0.0, 1.0\], got 1.5'),
+    (dict(in_channels=0), r'in_channels must be an integer >= 1, got 0'),
+    (dict(base_channels=0), r'base_channels must be an integer >= 1, got 0'),
+])
+def test_bad_backbone_arguments_every_backbone(name, kwargs, match):
+    cfg = {**SMALL[name], 'out_indices': (0, 1, 2, 3), **kwargs}
+    cls = MODELS.get(cfg.pop('type'))
+    with pytest.raises(ValueError, match=f'^{name}: {match}'):
+        cls(**cfg)
+
+
+def test_frozen_stages_may_freeze_every_stage():
+    model = ResNet(depth=18, frozen_stages=4)
+    assert not any(p.requires_grad for p in model.parameters())
+
+
+# --- block_args: the one path from backbone arguments to blocks -----------------------------
+def test_block_args_make_a_resnext_of_the_plain_resnet():
+    from mmresfam.models.backbones import ResNeXt
+    plain = ResNet(depth=50, block_args=dict(groups=32, width_per_group=4))
+    resnext = ResNeXt(depth=50)
+    assert plain.layer1[0].mid_channels == 128 and plain.layer1[0].conv2.groups == 32
+    assert {k: v.shape for k, v in plain.state_dict().items()} == \
+        {k: v.shape for k, v in resnext.state_dict().items()}
+
+
+@pytest.mark.parametrize('kwargs, exc, match', [
+    (dict(block_args=[('groups', 2)]), TypeError, 'block_args must be a dict or None'),
+    (dict(groups=8, block_args=dict(groups=4)), ValueError,
+     r"block_args repeats \['groups'\], which this backbone takes as its own arguments"),
+])
+def test_block_args_errors(kwargs, exc, match):
+    from mmresfam.models.backbones import ResNeXt
+    with pytest.raises(exc, match=match):
+        ResNeXt(depth=50, **kwargs)
+
+
+@pytest.mark.parametrize('name', sorted(SMALL))
+def test_every_layer_is_built_once(name, monkeypatch):
+    """No block builds a conv or a norm and then replaces it: every Conv2d/BatchNorm2d made
+    while building the backbone is in the finished backbone."""
+    made = []
+    for cls in (torch.nn.Conv2d, torch.nn.BatchNorm2d):
+        init = cls.__init__
+
+        def counting_init(self, *args, _init=init, **kwargs):
+            _init(self, *args, **kwargs)
+            made.append(self)
+
+        monkeypatch.setattr(cls, '__init__', counting_init)
+    model = MODELS.build(dict(SMALL[name], out_indices=(0, 1, 2, 3)))
+    kept = {id(m) for m in model.modules()}
+    dropped = [m for m in made if id(m) not in kept]
+    assert made
+    if name in ('ResNetV2', 'ResidualAttentionNet'):
+        # only the norm that mmpretrain's ResLayer puts on a projection shortcut, which a
+        # pre-activation unit does not use (one per projecting stage)
+        assert all(isinstance(m, torch.nn.BatchNorm2d) for m in dropped)
+        assert len(dropped) == sum(getattr(model, layer)[0].downsample is not None
+                                   for layer in model.res_layers)
+    else:
+        assert not dropped, [type(m).__name__ for m in dropped]
