@@ -366,6 +366,8 @@ def add_block_args(kwargs: dict, **block_args) -> dict:
     both ways is a ``ValueError``.
     """
     given = kwargs.get('block_args') or {}
+    if not isinstance(given, dict):
+        return kwargs  # ResNet names the wrong type
     twice = sorted(set(given) & set(block_args))
     if twice:
         raise ValueError(f'block_args repeats {twice}, which this backbone takes as its own '
