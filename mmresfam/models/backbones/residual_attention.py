@@ -257,6 +257,9 @@ class ResidualAttentionNet(ResNetV2):
         check_int_range('p', p, 0, owner=owner)
         check_int_range('t', t, 1, owner=owner)
         check_int_range('r', r, 1, owner=owner)
+        if kwargs.get('dcn') is not None:
+            raise ValueError(f'{owner}: dcn is not supported (the units inside attention '
+                             'modules would keep plain convs)')
         if 'stem_norm' in kwargs:
             raise ValueError(f'{owner}: stem_norm is fixed to True (conv-BN-ReLU stem)')
         self.arch = arch

@@ -94,16 +94,17 @@ class ResNeStBottleneck(_Bottleneck):
             self.avd_layer = nn.AvgPool2d(3, self.conv2_stride, padding=1)
 
     def make_spatial_conv(self):
-        """The split-attention conv (with its own ``bn0`` + ReLU, so no ``bn2``); with avd
-        it runs at stride 1 and the avd pool takes the block's stride."""
+        """The split-attention conv (with its own ``bn0`` + ReLU, so no ``bn2``; its ``conv``
+        deformable with ``dcn``, as in MMDetection); with avd it runs at stride 1 and the avd
+        pool takes the block's stride."""
         # avd replaces the strided 3x3 conv; no pool when conv2 is not strided
         self.avd_position = self.avd_mode if self.conv2_stride > 1 else None
         conv = SplitAttentionConv2d(
             self.mid_channels, self.mid_channels, kernel_size=3,
             stride=1 if self.avd_position else self.conv2_stride,
             padding=self.dilation, dilation=self.dilation, groups=self.groups,
-            radix=self.radix, reduction_factor=self.reduction_factor, conv_cfg=self.conv_cfg,
-            norm_cfg=self.norm_cfg)
+            radix=self.radix, reduction_factor=self.reduction_factor,
+            conv_cfg=self.spatial_conv_cfg, norm_cfg=self.norm_cfg)
         return conv, None
 
     @property

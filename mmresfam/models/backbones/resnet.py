@@ -196,6 +196,9 @@ class BasicBlock(ResidualBlockMixin, _BasicBlock):
         init_cfg (dict, optional): Initialisation config. Default: None.
     """
 
+    # MMDetection's basic block takes no plugins: names keep the position (see plugins.py)
+    plugin_names_by_position = True
+
     def __init__(self, in_channels, out_channels, expansion=1, stride=1, dilation=1,
                  downsample=None, style='pytorch', with_cp=False, conv_cfg=None,
                  norm_cfg=dict(type='BN'), drop_path_rate=0.0,
@@ -260,18 +263,30 @@ class Bottleneck(ResidualBlockMixin, _Bottleneck):
             ``groups > 1`` (see :func:`bottleneck_width`). Default: 4.
         base_channels (int): Planes of the first stage (the backbone's ``base_channels``).
             Default: 64.
+        dcn (dict, optional): MMDetection's deformable conv for the 3x3 conv, e.g.
+            ``dict(type='DCN', deform_groups=1, fallback_on_stride=False)`` (mmcv's
+            ``DeformConv2dPack``; ``'DCNv2'``: ``ModulatedDeformConv2dPack``), built with
+            ``build_conv_layer(dcn, ...)``. ``fallback_on_stride=True`` keeps a plain conv in
+            a block whose 3x3 conv is strided. Needs ``conv_cfg=None``. Default: None.
         plugins (list[dict], optional): Plugin entries of this stage (``cfg``, ``position``).
         init_cfg (dict, optional): Initialisation config. Default: None.
     """
+
+    #: whether :meth:`make_spatial_conv` honours ``dcn`` (False where the 3x3 conv is
+    #: replaced by a module that has no deformable form)
+    supports_dcn = True
 
     def __init__(self, in_channels, out_channels, expansion=4, stride=1, dilation=1,
                  downsample=None, style='pytorch', with_cp=False, conv_cfg=None,
                  norm_cfg=dict(type='BN'), act_cfg=dict(type='ReLU', inplace=True),
                  drop_path_rate=0.0, groups=1, width_per_group=4, base_channels=64,
-                 plugins=None, init_cfg=None):
+                 dcn=None, plugins=None, init_cfg=None):
         self.init_block(in_channels, out_channels, expansion, stride, dilation, style, with_cp,
                         conv_cfg, norm_cfg, init_cfg)
         self.act_cfg = act_cfg
+        self.dcn = dcn
+        self.with_dcn = dcn is not None
+        self.spatial_conv_cfg = self._spatial_conv_cfg(dcn)
         self.groups = groups
         self.width_per_group = width_per_group
         self.mid_channels = bottleneck_width(self.mid_channels, groups, width_per_group,
@@ -288,11 +303,36 @@ class Bottleneck(ResidualBlockMixin, _Bottleneck):
     #: the name of ``width_per_group`` in this block's error messages
     width_name = 'width_per_group'
 
+    def _spatial_conv_cfg(self, dcn):
+        """The conv config of the 3x3 conv: ``dcn`` (less ``fallback_on_stride``) or
+        ``conv_cfg``."""
+        if dcn is None:
+            return self.conv_cfg
+        owner = type(self).__name__
+        if not self.supports_dcn:
+            raise ValueError(f'{owner}: dcn is not supported; its 3x3 conv is not a plain '
+                             'convolution')
+        if not isinstance(dcn, dict) or 'type' not in dcn:
+            raise ValueError(f"{owner}: dcn must be a dict with a 'type' ('DCN' or 'DCNv2'), "
+                             f'got {dcn!r}')
+        if self.conv_cfg is not None:
+            raise ValueError(f'{owner}: conv_cfg must be None with dcn (as in MMDetection), '
+                             f'got {self.conv_cfg!r}')
+        import mmcv.ops  # noqa: F401  (registers DCN and DCNv2 as conv layers)
+        dcn = dict(dcn)
+        fallback = dcn.pop('fallback_on_stride', False)
+        if not isinstance(fallback, bool):
+            raise ValueError(f'{owner}: dcn fallback_on_stride must be True or False, got '
+                             f'{fallback!r}')
+        return self.conv_cfg if fallback and self.conv2_stride > 1 else dcn
+
     def make_spatial_conv(self):
-        """``conv2`` (3x3, ``mid -> mid``, stride ``conv2_stride``, ``groups``) and the
-        channels of its norm (None: the module brings its own norm and activation)."""
+        """``conv2`` (3x3, ``mid -> mid``, stride ``conv2_stride``, ``groups``, deformable
+        with ``dcn``) and the channels of its norm (None: the module brings its own norm and
+        activation)."""
         return self.conv(self.mid_channels, self.mid_channels, 3, stride=self.conv2_stride,
-                         dilation=self.dilation, groups=self.groups), self.mid_channels
+                         dilation=self.dilation, groups=self.groups,
+                         cfg=self.spatial_conv_cfg), self.mid_channels
 
     def norm_channels(self, norm2):
         """Channels of ``norm1..3`` (post-activation: the outputs of the convs)."""
@@ -411,6 +451,13 @@ class ResNet(_ResNet):
             float rounding, same checkpoint keys. Measured on a 2-core CPU (fp32, batch 8,
             160-224 px; ``docs/benchmarks.md``) it speeds up training and inference of every
             member; not measured on GPUs. Default: False (mmpretrain's layout).
+        dcn (dict, optional): MMDetection's deformable conv config for the 3x3 conv of the
+            bottlenecks of the stages in ``stage_with_dcn``, e.g.
+            ``dict(type='DCNv2', deform_groups=1, fallback_on_stride=False)`` (see
+            :class:`Bottleneck`). Bottleneck families only (ResNet 50+, ResNeXt, SE-ResNet,
+            SE-ResNeXt, ResNeSt, ResNetV2 50+). Default: None.
+        stage_with_dcn (Sequence[bool]): One bool per stage: which stages use ``dcn``.
+            Default: ``(False, False, False, False)``.
         block_args (dict, optional): Extra keyword arguments of every block, the one way
             backbone arguments reach the blocks (timm's ``block_args``): e.g.
             ``dict(groups=32, width_per_group=4)`` makes the bottlenecks ResNeXt's. Family
@@ -439,6 +486,8 @@ class ResNet(_ResNet):
                  contract_dilation: bool = False,
                  pretrained: Optional[str] = None,
                  channels_last: bool = False,
+                 dcn: Optional[dict] = None,
+                 stage_with_dcn: Sequence[bool] = (False, False, False, False),
                  block_args: Optional[dict] = None,
                  init_cfg=DEFAULT_INIT_CFG,
                  **kwargs):
@@ -488,6 +537,7 @@ class ResNet(_ResNet):
             raise TypeError(f'{owner}: block_args must be a dict or None, got '
                             f'{type(block_args).__name__}')
         self.block_args = dict(block_args or {})
+        self.dcn, self.stage_with_dcn = self._check_dcn(dcn, stage_with_dcn, depth, num_stages)
         super().__init__(depth, init_cfg=init_cfg, **kwargs)
         if channels_last:
             # every 4-D weight once, so no convolution copies its weight per call
@@ -495,6 +545,32 @@ class ResNet(_ResNet):
             # hooks rather than a forward override: subclasses' forwards get them too
             self.register_forward_pre_hook(_input_to_channels_last)
             self.register_forward_hook(_outputs_to_contiguous)
+
+    def _check_dcn(self, dcn, stage_with_dcn, depth, num_stages):
+        """``dcn`` and ``stage_with_dcn`` as MMDetection takes them, or a ``ValueError``."""
+        owner = type(self).__name__
+        if (not isinstance(stage_with_dcn, (list, tuple))
+                or any(not isinstance(s, bool) for s in stage_with_dcn)):
+            raise ValueError(f'{owner}: stage_with_dcn must be a sequence of bools, one per '
+                             f'stage, got {stage_with_dcn!r}')
+        if dcn is None:
+            if any(stage_with_dcn):
+                raise ValueError(f'{owner}: stage_with_dcn={tuple(stage_with_dcn)} has no '
+                                 'effect without dcn; give dcn=dict(type=...) too')
+            return None, tuple(stage_with_dcn)
+        if len(stage_with_dcn) != num_stages:
+            raise ValueError(f'{owner}: stage_with_dcn has {len(stage_with_dcn)} entries but '
+                             f'num_stages={num_stages}; give one bool per stage')
+        if not isinstance(dcn, dict) or 'type' not in dcn:
+            raise ValueError(f"{owner}: dcn must be a dict with a 'type' ('DCN' or 'DCNv2'), "
+                             f'got {dcn!r}')
+        block = self.arch_settings[depth][0]
+        if not getattr(block, 'supports_dcn', False):
+            raise ValueError(
+                f'{owner}: dcn needs bottleneck blocks with a plain 3x3 conv; depth={depth} '
+                f'builds {block.__name__} blocks (dcn works with ResNet/ResNeXt/SE-ResNet/'
+                'SE-ResNeXt/ResNetV2 of depth 50+ and ResNeSt)')
+        return dict(dcn), tuple(stage_with_dcn)
 
     def init_weights(self):
         """mmpretrain's initialisation, refusing a ``Pretrained`` checkpoint that loads nothing.
@@ -531,9 +607,11 @@ class ResNet(_ResNet):
 
     def make_res_layer(self, **kwargs):
         """Build one stage: mmpretrain's stage arguments plus ``block_args``,
-        ``base_channels`` and the stage's plugins for every block (the stage index is the
+        ``base_channels``, the stage's plugins (and ``dcn``) for every block (the stage index is the
         number of stages built so far)."""
         stage_idx = len(self.res_layers)
+        if self.dcn is not None:  # only bottlenecks take dcn (checked in __init__)
+            kwargs['dcn'] = self.dcn if self.stage_with_dcn[stage_idx] else None
         return ResLayer(plugins=plugins_for_stage(self.plugins, stage_idx),
                         contract_dilation=self.contract_dilation,
                         base_channels=self.base_channels, **self.block_args, **kwargs)

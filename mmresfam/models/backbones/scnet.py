@@ -38,6 +38,8 @@ class SCBottleneck(Bottleneck):
         **kwargs: Arguments of :class:`~mmresfam.models.backbones.Bottleneck`.
     """
 
+    supports_dcn = False  # its 3x3 conv is an attention unit
+
     def __init__(self, in_channels, out_channels, pooling_r=4, avd=False, **kwargs):
         check_int_range('pooling_r', pooling_r, 1, owner=type(self).__name__)
         self.avd_requested = avd

@@ -72,6 +72,8 @@ class SKBottleneck(Bottleneck):
             (``base_channels``, ``plugins``, ...).
     """
 
+    supports_dcn = False  # its 3x3 conv is an attention unit
+
     def __init__(self, in_channels, out_channels, groups=32, width_per_group=4,
                  num_branches=2, reduction=16, min_channels=32, split_input=False, **kwargs):
         if groups == 1 and width_per_group != 64:

@@ -208,10 +208,10 @@ def test_plugins_built_per_stage_and_position():
     for i, layer in enumerate([model.layer1, model.layer2, model.layer3, model.layer4]):
         for block in layer:
             names = block.plugin_names
-            assert names['after_conv3'] == ['cbam_after_conv3_0']
-            assert names['after_conv2'] == (['se_after_conv2_0'] if i in (1, 3) else [])
+            assert names['after_conv3'] == ['cbam']  # MMDetection's names in bottlenecks
+            assert names['after_conv2'] == (['se'] if i in (1, 3) else [])
             if i in (1, 3):
-                assert block.se_after_conv2_0.in_channels == block.mid_channels
+                assert block.se.in_channels == block.mid_channels
     assert model(torch.randn(2, 3, 32, 32))[-1].shape == (2, 512, 1, 1)
     basic = ResNet(depth=18, plugins=[dict(cfg=dict(type='mmresfam.scSE', reduction=4),
                                            position='after_conv1')])
@@ -296,7 +296,7 @@ def test_imagenet_configs_build(name, params, plugin_type, n_plugins, repo_root)
     found = [m for m in model.backbone.modules() if type(m).__name__ == plugin_type]
     assert len(found) == n_plugins
     if plugin_type == 'DoubleAttention':
-        assert all(isinstance(b.a2_after_conv2_0, type(found[0]))
+        assert all(isinstance(b.a2, type(found[0]))
                    for layer in (model.backbone.layer3, model.backbone.layer4) for b in layer)
         assert not any(type(m).__name__ == plugin_type for m in model.backbone.layer2.modules())
 
