@@ -30,6 +30,11 @@ EXPECTED = {
     'faster-rcnn_scnet50_fpn_syncbn_1x_coco.py': ('SCNet', 50),
     'faster-rcnn_attention56_fpn_syncbn_1x_coco.py': ('ResidualAttentionNet', None),
     'faster-rcnn_cbam-resnet50_fpn_syncbn_1x_coco.py': ('ResNet', 50),
+    'faster-rcnn_resnet50_fpn_syncbn_1x_coco.py': ('ResNet', 50),
+    # deformable convs in stages 3-5 (issue 13)
+    'faster-rcnn_resnet50-dconv-c3-c5_fpn_syncbn_1x_coco.py': ('ResNet', 50),
+    'faster-rcnn_resnext50-32x4d-dconv-c3-c5_fpn_syncbn_1x_coco.py': ('ResNeXt', 50),
+    'faster-rcnn_s50-dconv-c3-c5_fpn_syncbn-backbone+head_ms-range-1x_coco.py': ('ResNeSt', 50),
 }
 
 

@@ -249,11 +249,17 @@ class ResidualAttentionNet(ResNetV2):
                  attention_type: str = 'mixed',
                  **kwargs):
         owner = type(self).__name__
+        if 'depth' in kwargs:  # ResNet's name for what arch selects here
+            raise TypeError(f"{owner}: unexpected argument depth={kwargs['depth']!r}; the "
+                            f'network is chosen with arch, one of {list(self.arch_settings)}')
         check_choice('arch', arch, list(self.arch_settings), owner)
         check_choice('attention_type', attention_type, ATTENTION_TYPES, owner)
         check_int_range('p', p, 0, owner=owner)
         check_int_range('t', t, 1, owner=owner)
         check_int_range('r', r, 1, owner=owner)
+        if kwargs.get('dcn') is not None:
+            raise ValueError(f'{owner}: dcn is not supported (the units inside attention '
+                             'modules would keep plain convs)')
         if 'stem_norm' in kwargs:
             raise ValueError(f'{owner}: stem_norm is fixed to True (conv-BN-ReLU stem)')
         self.arch = arch

@@ -14,29 +14,16 @@ swapped, so ``drop_path_rate``, ``with_cp`` and ``plugins`` work.
 from typing import Optional, Union
 
 import torch.nn as nn
-from mmcv.cnn import build_conv_layer, build_norm_layer
 
 from mmresfam.registry import MODELS
 from ..attentions.split_attention import SplitAttentionConv2d
 from ..utils import check_choice, check_depth, check_divisible, check_int_range
 from .resnet import Bottleneck as _Bottleneck
-from .resnet import ResNetV1d
+from .resnet import ResNetV1d, add_block_args, bottleneck_width
 
-__all__ = ['ResNeStBottleneck', 'ResNeSt', 'resnest_width']
+__all__ = ['ResNeStBottleneck', 'ResNeSt']
 
 AVD_MODES = (True, False, 'first', 'last')
-
-
-def resnest_width(planes: int, groups: int, base_width: int, base_channels: int = 64) -> int:
-    """Width of a ResNeSt bottleneck's split-attention conv (OpenMMLab convention).
-
-    ``planes`` (= ``out_channels // expansion``) when ``groups == 1``, else
-    ``groups * base_width * planes // base_channels`` (MMPreTrain/MMDetection; equal to the
-    official/timm ``int(planes * base_width / 64) * groups`` for every published model).
-    """
-    if groups == 1:
-        return planes
-    return groups * base_width * planes // base_channels
 
 
 def _avd_position(avd: Union[bool, str], avd_first: bool, owner: str) -> Optional[str]:
@@ -71,9 +58,8 @@ class ResNeStBottleneck(_Bottleneck):
         out_channels (int): Output channels.
         groups (int): Cardinality ``K`` of the split-attention conv. Default: 1.
         base_width (int): Width per cardinal group at ``base_channels`` planes, used when
-            ``groups > 1`` (see :func:`resnest_width`). Default: 4.
-        base_channels (int): Planes of the first stage (the ResNet's ``base_channels``).
-            Default: 64.
+            ``groups > 1`` (the block's ``width_per_group``, see
+            :func:`~.resnet.bottleneck_width`). Default: 4.
         radix (int): Radix ``R`` of the split-attention conv. Default: 2.
         reduction_factor (int): Attention width ``max(width * R // reduction_factor, 32)``.
             Default: 4.
@@ -81,54 +67,45 @@ class ResNeStBottleneck(_Bottleneck):
             ``'first'`` (pool before the split conv, the "fast" variants), ``'last'`` (after
             it, ResNeSt-50..269) or False (strided split conv). Default: True.
         avd_first (bool): With ``avd=True``, pool before the split conv. Default: False.
-        plugins (list[dict], optional): Plugin entries (``cfg``, ``position``). Default: None.
-        **kwargs: Other arguments of :class:`~.resnet.Bottleneck` (``stride``, ``dilation``,
-            ``downsample``, ``style``, ``with_cp``, ``conv_cfg``, ``norm_cfg``,
-            ``drop_path_rate``, ...).
+        **kwargs: Other arguments of :class:`~.resnet.Bottleneck` (``base_channels``,
+            ``stride``, ``dilation``, ``downsample``, ``style``, ``with_cp``, ``conv_cfg``,
+            ``norm_cfg``, ``drop_path_rate``, ``plugins``, ...).
     """
+
+    width_name = 'base_width'
 
     def __init__(self,
                  in_channels: int,
                  out_channels: int,
                  groups: int = 1,
                  base_width: int = 4,
-                 base_channels: int = 64,
                  radix: int = 2,
                  reduction_factor: int = 4,
                  avd: Union[bool, str] = True,
                  avd_first: bool = False,
-                 plugins=None,
                  **kwargs):
-        super().__init__(in_channels, out_channels, plugins=None, **kwargs)
-        owner = type(self).__name__
-        check_int_range('groups', groups, 1, owner=owner)
-        check_int_range('base_width', base_width, 1, owner=owner)
-        position = _avd_position(avd, avd_first, owner)
-        width = resnest_width(self.mid_channels, groups, base_width, base_channels)
-        self.groups = groups
+        self.avd_mode = _avd_position(avd, avd_first, type(self).__name__)
         self.base_width = base_width
         self.radix = radix
         self.reduction_factor = reduction_factor
-        if width != self.mid_channels:  # the 1x1 convs follow the split-attention width
-            self.mid_channels = width
-            self.norm1_name, norm1 = build_norm_layer(self.norm_cfg, width, postfix=1)
-            self.conv1 = build_conv_layer(self.conv_cfg, self.in_channels, width, 1,
-                                          stride=self.conv1_stride, bias=False)
-            self.add_module(self.norm1_name, norm1)
-            self.conv3 = build_conv_layer(self.conv_cfg, width, self.out_channels, 1,
-                                          bias=False)
-        # avd replaces the strided 3x3 conv; no pool when conv2 is not strided
-        self.avd_position = position if self.conv2_stride > 1 else None
-        self.conv2 = SplitAttentionConv2d(
-            width, width, kernel_size=3,
-            stride=1 if self.avd_position else self.conv2_stride,
-            padding=self.dilation, dilation=self.dilation, groups=groups, radix=radix,
-            reduction_factor=reduction_factor, conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg)
-        delattr(self, self.norm2_name)
+        super().__init__(in_channels, out_channels, groups=groups, width_per_group=base_width,
+                         **kwargs)
         if self.avd_position:
             self.avd_layer = nn.AvgPool2d(3, self.conv2_stride, padding=1)
-        self.build_plugins(plugins, dict(after_conv1=width, after_conv2=width,
-                                         after_conv3=self.out_channels))
+
+    def make_spatial_conv(self):
+        """The split-attention conv (with its own ``bn0`` + ReLU, so no ``bn2``; its ``conv``
+        deformable with ``dcn``, as in MMDetection); with avd it runs at stride 1 and the avd
+        pool takes the block's stride."""
+        # avd replaces the strided 3x3 conv; no pool when conv2 is not strided
+        self.avd_position = self.avd_mode if self.conv2_stride > 1 else None
+        conv = SplitAttentionConv2d(
+            self.mid_channels, self.mid_channels, kernel_size=3,
+            stride=1 if self.avd_position else self.conv2_stride,
+            padding=self.dilation, dilation=self.dilation, groups=self.groups,
+            radix=self.radix, reduction_factor=self.reduction_factor,
+            conv_cfg=self.spatial_conv_cfg, norm_cfg=self.norm_cfg)
+        return conv, None
 
     @property
     def avg_down_stride(self) -> bool:
@@ -246,25 +223,16 @@ class ResNeSt(ResNetV1d):
         _avd_position(avd, avd_first, owner)
         base_channels = kwargs.get('base_channels', 64)
         for stage in range(kwargs.get('num_stages', 4)):
-            width = resnest_width(base_channels * 2**stage, groups, base_width, base_channels)
+            width = bottleneck_width(base_channels * 2**stage, groups, base_width,
+                                     base_channels, owner, 'base_width')
             check_divisible(f'width of stage {stage + 1} (from base_channels={base_channels}, '
                             f'groups={groups}, base_width={base_width})', width,
                             groups * radix, 'groups * radix', owner)
-        self.groups = groups
-        self.base_width = base_width
-        self.radix = radix
-        self.reduction_factor = reduction_factor
-        self.avd = avd
-        self.avd_first = avd_first
-        super().__init__(depth=depth, **kwargs)
+        super().__init__(depth=depth, **add_block_args(
+            kwargs, groups=groups, base_width=base_width, radix=radix,
+            reduction_factor=reduction_factor, avd=avd, avd_first=avd_first))
 
     @property
     def width_per_group(self) -> int:
         """MMPreTrain's name of ``base_width``."""
-        return self.base_width
-
-    def make_res_layer(self, **kwargs):
-        return super().make_res_layer(
-            groups=self.groups, base_width=self.base_width, base_channels=self.base_channels,
-            radix=self.radix, reduction_factor=self.reduction_factor, avd=self.avd,
-            avd_first=self.avd_first, **kwargs)
+        return self.block_args['base_width']

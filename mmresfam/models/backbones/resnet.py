@@ -17,14 +17,20 @@ detection and segmentation configs expect from a backbone:
   convolutions run faster on CPU.
 
 Family members subclass :class:`ResNet`, :class:`BasicBlock`, :class:`Bottleneck` and override the
-one thing that differs: usually ``arch_settings``, ``make_res_layer`` or a block's ``residual``.
+one thing that differs: ``arch_settings``, their own arguments turned into ``block_args``
+(:func:`add_block_args`), and in a block the strided 3x3 conv (``make_spatial_conv``), the norm
+positions (``norm_channels``) or ``residual``. Block widths come from one rule,
+:func:`bottleneck_width`, computed before any layer is built.
 """
 import warnings
 from typing import Optional, Sequence
 
 import torch
+import torch.nn as nn
 import torch.utils.checkpoint as cp
+from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from mmcv.cnn.bricks.drop import DropPath as _DropPath
+from mmengine.model import BaseModule
 from mmpretrain.models.backbones.resnet import BasicBlock as _BasicBlock
 from mmpretrain.models.backbones.resnet import Bottleneck as _Bottleneck
 from mmpretrain.models.backbones.resnet import ResLayer as _ResLayer
@@ -32,9 +38,12 @@ from mmpretrain.models.backbones.resnet import ResNet as _ResNet
 from mmpretrain.models.backbones.resnet import get_expansion
 
 from mmresfam.registry import MODELS
-from ..utils import (PluginMixin, check_choice, check_depth, plugins_for_stage,
-                     validate_plugins)
+from ..utils import (PluginMixin, check_choice, check_depth, check_divisible, check_int_range,
+                     plugins_for_stage, validate_plugins)
+from ..utils.checks import check_float_range
 
+# mmpretrain's threshold: a smaller drop path rate builds no DropPath module
+EPS = 1.0e-5
 DEFAULT_INIT_CFG = [
     dict(type='Kaiming', layer=['Conv2d']),
     dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
@@ -70,53 +79,271 @@ class ResidualForwardMixin:
         return self.post_activation(out)
 
 
-class BasicBlock(ResidualForwardMixin, PluginMixin, _BasicBlock):
-    """mmpretrain's ``BasicBlock`` with plugins at ``after_conv1``/``after_conv2``.
+def bottleneck_width(planes: int, groups: int = 1, width_per_group: int = 4,
+                     base_channels: int = 64, owner: str = '',
+                     width_name: str = 'width_per_group') -> int:
+    """Width of a bottleneck's 3x3 conv: the ResNeXt rule in its OpenMMLab form.
+
+    ``planes`` (= ``out_channels // expansion``) when ``groups == 1`` (plain ResNet; then
+    ``width_per_group`` is not used, as in MMPreTrain's and MMDetection's ResNeXt and ResNeSt),
+    else ``groups * width_per_group * planes // base_channels``: ``groups * width_per_group``
+    at the first stage, doubled every stage (128 for ResNeXt 32x4d at stage 1). Equal to timm's
+    ``int(planes * base_width / 64) * cardinality`` for every published model.
+
+    Args:
+        planes (int): ``out_channels // expansion`` of the block.
+        groups (int): Cardinality of the 3x3 conv (>= 1).
+        width_per_group (int): Channels per group at the first stage (>= 1).
+        base_channels (int): Planes of the first stage (the backbone's ``base_channels``);
+            must divide ``planes`` when ``groups > 1``.
+        owner (str): Class name for error messages.
+        width_name (str): The caller's name of ``width_per_group`` (ResNeSt: ``base_width``).
+    """
+    check_int_range('groups', groups, 1, owner=owner)
+    check_int_range(width_name, width_per_group, 1, owner=owner)
+    if groups == 1:
+        return planes
+    check_int_range('base_channels', base_channels, 1, owner=owner)
+    check_divisible('mid_channels (out_channels // expansion)', planes, base_channels,
+                    'base_channels', owner)
+    return groups * width_per_group * planes // base_channels
+
+
+class ResidualBlockMixin(ResidualForwardMixin, PluginMixin):
+    """What every residual block here shares: its attributes, its ``conv{i}``/``norm{i}``
+    layers built once from a list, the activation, shortcut, drop path and plugins.
+
+    A block's ``__init__`` calls :meth:`init_block` (attributes only), builds its convs and
+    hands them with the channels of the norm after each to :meth:`add_layers`, then calls
+    :meth:`finish_block`. Module names, order and keys are those of mmpretrain's blocks
+    (``conv1``, ``bn1``, ``conv2``, ``bn2``, ..., ``downsample``, then plugins).
+    """
+
+    def init_block(self, in_channels, out_channels, expansion, stride, dilation, style,
+                   with_cp, conv_cfg, norm_cfg, init_cfg):
+        BaseModule.__init__(self, init_cfg=init_cfg)
+        owner = type(self).__name__
+        check_choice('style', style, ('pytorch', 'caffe'), owner)
+        check_int_range('expansion', expansion, 1, owner=owner)
+        check_divisible('out_channels', out_channels, expansion, 'expansion', owner)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.expansion = expansion
+        self.mid_channels = out_channels // expansion
+        self.stride = stride
+        self.dilation = dilation
+        self.style = style
+        self.with_cp = with_cp
+        self.conv_cfg = conv_cfg
+        self.norm_cfg = norm_cfg
+        # stride on the 3x3 conv (pytorch) or on the first 1x1 conv (caffe)
+        self.conv1_stride, self.conv2_stride = (1, stride) if style == 'pytorch' else (stride, 1)
+
+    def add_layers(self, layers):
+        """Register ``conv{i}`` and, where its channel count is not None, the norm after it
+        (``bn{i}`` for BN, named by mmcv's ``build_norm_layer``) for ``(conv, norm_channels)``
+        in ``layers``; ``norm{i}_name`` is None for a conv without a norm of its own."""
+        for i, (conv, norm_channels) in enumerate(layers, 1):
+            setattr(self, f'conv{i}', conv)
+            name = None
+            if norm_channels is not None:
+                name, norm = build_norm_layer(self.norm_cfg, norm_channels, postfix=i)
+                self.add_module(name, norm)
+            setattr(self, f'norm{i}_name', name)
+
+    def finish_block(self, downsample, act_cfg, drop_path_rate, plugins, plugin_channels):
+        self.relu = build_activation_layer(act_cfg)
+        self.downsample = downsample
+        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > EPS else nn.Identity()
+        self.build_plugins(plugins, plugin_channels)
+
+    def conv(self, in_channels, out_channels, kernel_size, stride=1, dilation=1, groups=1,
+             padding=None, cfg=None):
+        """A bias-free conv of this block (``conv_cfg`` unless ``cfg`` is given), padded to
+        keep the size at stride 1 unless ``padding`` is given."""
+        if padding is None:
+            padding = dilation * (kernel_size - 1) // 2
+        return build_conv_layer(self.conv_cfg if cfg is None else cfg, in_channels,
+                                out_channels, kernel_size, stride=stride, padding=padding,
+                                dilation=dilation, groups=groups, bias=False)
+
+
+class BasicBlock(ResidualBlockMixin, _BasicBlock):
+    """mmpretrain's ``BasicBlock`` (same keys, same function) with plugins at
+    ``after_conv1``/``after_conv2``.
+
+    ``conv1`` (3x3, the block's stride and dilation) -> ``bn1`` -> ReLU -> ``conv2`` (3x3)
+    -> ``bn2``; a subclass that replaces the strided 3x3 conv overrides
+    :meth:`make_spatial_conv`, one that moves the norms overrides :meth:`norm_channels`.
 
     Args:
         in_channels (int): Input channels.
         out_channels (int): Output channels.
+        expansion (int): ``out_channels / mid_channels``. Default: 1.
+        stride (int): Stride of ``conv1``. Default: 1.
+        dilation (int): Dilation of ``conv1``. Default: 1.
+        downsample (nn.Module, optional): Shortcut projection. Default: None.
+        style (str): ``'pytorch'`` or ``'caffe'`` (no effect on a basic block). Default:
+            'pytorch'.
+        with_cp (bool): Gradient checkpointing. Default: False.
+        conv_cfg (dict, optional): Conv config. Default: None.
+        norm_cfg (dict): Norm config. Default: ``dict(type='BN')``.
+        drop_path_rate (float): Stochastic depth rate of the residual branch. Default: 0.
+        act_cfg (dict): Activation config. Default: ``dict(type='ReLU', inplace=True)``.
+        base_channels (int): The backbone's ``base_channels`` (every block receives it; a
+            basic block's width does not depend on it). Default: 64.
         plugins (list[dict], optional): Plugin entries of this stage (``cfg``, ``position``).
-        **kwargs: Every other argument of mmpretrain's ``BasicBlock`` (``expansion``,
-            ``stride``, ``dilation``, ``downsample``, ``style``, ``with_cp``, ``conv_cfg``,
-            ``norm_cfg``, ``drop_path_rate``, ``act_cfg``, ``init_cfg``).
+        init_cfg (dict, optional): Initialisation config. Default: None.
     """
 
-    def __init__(self, in_channels, out_channels, plugins=None, **kwargs):
-        super().__init__(in_channels, out_channels, **kwargs)
-        self.build_plugins(plugins, dict(after_conv1=self.mid_channels,
-                                         after_conv2=self.out_channels))
+    # MMDetection's basic block takes no plugins: names keep the position (see plugins.py)
+    plugin_names_by_position = True
+
+    def __init__(self, in_channels, out_channels, expansion=1, stride=1, dilation=1,
+                 downsample=None, style='pytorch', with_cp=False, conv_cfg=None,
+                 norm_cfg=dict(type='BN'), drop_path_rate=0.0,
+                 act_cfg=dict(type='ReLU', inplace=True), base_channels=64, plugins=None,
+                 init_cfg=None):
+        self.init_block(in_channels, out_channels, expansion, stride, dilation, style, with_cp,
+                        conv_cfg, norm_cfg, init_cfg)
+        self.act_cfg = act_cfg
+        conv1, norm1 = self.make_spatial_conv()
+        norm1, norm2 = self.norm_channels(norm1)
+        self.add_layers([(conv1, norm1),
+                         (self.conv(self.mid_channels, out_channels, 3), norm2)])
+        self.finish_block(downsample, act_cfg, drop_path_rate, plugins,
+                          dict(after_conv1=self.mid_channels, after_conv2=out_channels))
+
+    def make_spatial_conv(self):
+        """``conv1`` (``in -> mid``, the block's stride) and the channels of its norm (None:
+        the module brings its own norm and activation)."""
+        return self.conv(self.in_channels, self.mid_channels, 3, stride=self.stride,
+                         dilation=self.dilation), self.mid_channels
+
+    def norm_channels(self, norm1):
+        """Channels of ``norm1``/``norm2`` (post-activation: the outputs of the convs)."""
+        return norm1, self.out_channels
 
     def residual(self, x):
-        out = self.relu(self.norm1(self.conv1(x)))
+        out = self.conv1(x)
+        if self.norm1_name is not None:
+            out = self.relu(self.norm1(out))
         out = self.forward_plugins(out, 'after_conv1')
         out = self.norm2(self.conv2(out))
         return self.forward_plugins(out, 'after_conv2')
 
 
-class Bottleneck(ResidualForwardMixin, PluginMixin, _Bottleneck):
-    """mmpretrain's ``Bottleneck`` with plugins at ``after_conv1/2/3``.
+class Bottleneck(ResidualBlockMixin, _Bottleneck):
+    """mmpretrain's ``Bottleneck`` (same keys, same function) with the ResNeXt width rule,
+    MMDetection's ``dcn`` and plugins at ``after_conv1/2/3``.
 
-    ``after_conv3`` runs after ``norm3`` and before the residual addition, where SE-style
-    attention sits in SENet, CBAM and SGE.
+    ``conv1`` (1x1) -> ``bn1`` -> ReLU -> ``conv2`` (3x3, ``groups``, ``dcn``) -> ``bn2`` ->
+    ReLU -> ``conv3`` (1x1) -> ``bn3``. The width is computed once by
+    :func:`bottleneck_width` before any layer is built. ``after_conv3`` runs after ``norm3``
+    and before the residual addition, where SE-style attention sits in SENet, CBAM and SGE.
+    A block that replaces the 3x3 conv (split attention, SK unit, ...) overrides
+    :meth:`make_spatial_conv`; one that moves the norms overrides :meth:`norm_channels`.
 
     Args:
         in_channels (int): Input channels.
         out_channels (int): Output channels.
+        expansion (int): ``out_channels / planes``. Default: 4.
+        stride (int): Stride of the block. Default: 1.
+        dilation (int): Dilation of the 3x3 conv. Default: 1.
+        downsample (nn.Module, optional): Shortcut projection. Default: None.
+        style (str): ``'pytorch'`` (stride on the 3x3 conv) or ``'caffe'`` (on ``conv1``).
+            Default: 'pytorch'.
+        with_cp (bool): Gradient checkpointing. Default: False.
+        conv_cfg (dict, optional): Conv config. Default: None.
+        norm_cfg (dict): Norm config. Default: ``dict(type='BN')``.
+        act_cfg (dict): Activation config. Default: ``dict(type='ReLU', inplace=True)``.
+        drop_path_rate (float): Stochastic depth rate of the residual branch. Default: 0.
+        groups (int): Cardinality of the 3x3 conv (ResNeXt). Default: 1.
+        width_per_group (int): Channels per group at the first stage, used when
+            ``groups > 1`` (see :func:`bottleneck_width`). Default: 4.
+        base_channels (int): Planes of the first stage (the backbone's ``base_channels``).
+            Default: 64.
+        dcn (dict, optional): MMDetection's deformable conv for the 3x3 conv, e.g.
+            ``dict(type='DCN', deform_groups=1, fallback_on_stride=False)`` (mmcv's
+            ``DeformConv2dPack``; ``'DCNv2'``: ``ModulatedDeformConv2dPack``), built with
+            ``build_conv_layer(dcn, ...)``. ``fallback_on_stride=True`` keeps a plain conv in
+            a block whose 3x3 conv is strided. Needs ``conv_cfg=None``. Default: None.
         plugins (list[dict], optional): Plugin entries of this stage (``cfg``, ``position``).
-        **kwargs: Every other argument of mmpretrain's ``Bottleneck``.
+        init_cfg (dict, optional): Initialisation config. Default: None.
     """
 
-    def __init__(self, in_channels, out_channels, plugins=None, **kwargs):
-        super().__init__(in_channels, out_channels, **kwargs)
-        self.build_plugins(plugins, dict(after_conv1=self.mid_channels,
-                                         after_conv2=self.mid_channels,
-                                         after_conv3=self.out_channels))
+    #: whether :meth:`make_spatial_conv` honours ``dcn`` (False where the 3x3 conv is
+    #: replaced by a module that has no deformable form)
+    supports_dcn = True
+
+    def __init__(self, in_channels, out_channels, expansion=4, stride=1, dilation=1,
+                 downsample=None, style='pytorch', with_cp=False, conv_cfg=None,
+                 norm_cfg=dict(type='BN'), act_cfg=dict(type='ReLU', inplace=True),
+                 drop_path_rate=0.0, groups=1, width_per_group=4, base_channels=64,
+                 dcn=None, plugins=None, init_cfg=None):
+        self.init_block(in_channels, out_channels, expansion, stride, dilation, style, with_cp,
+                        conv_cfg, norm_cfg, init_cfg)
+        self.act_cfg = act_cfg
+        self.dcn = dcn
+        self.with_dcn = dcn is not None
+        self.spatial_conv_cfg = self._spatial_conv_cfg(dcn)
+        self.groups = groups
+        self.width_per_group = width_per_group
+        self.mid_channels = bottleneck_width(self.mid_channels, groups, width_per_group,
+                                             base_channels, type(self).__name__,
+                                             self.width_name)
+        mid = self.mid_channels
+        conv1 = self.conv(in_channels, mid, 1, stride=self.conv1_stride)
+        conv2, norm2 = self.make_spatial_conv()
+        norms = self.norm_channels(norm2)
+        self.add_layers(zip((conv1, conv2, self.conv(mid, out_channels, 1)), norms))
+        self.finish_block(downsample, act_cfg, drop_path_rate, plugins,
+                          dict(after_conv1=mid, after_conv2=mid, after_conv3=out_channels))
+
+    #: the name of ``width_per_group`` in this block's error messages
+    width_name = 'width_per_group'
+
+    def _spatial_conv_cfg(self, dcn):
+        """The conv config of the 3x3 conv: ``dcn`` (less ``fallback_on_stride``) or
+        ``conv_cfg``."""
+        if dcn is None:
+            return self.conv_cfg
+        owner = type(self).__name__
+        if not self.supports_dcn:
+            raise ValueError(f'{owner}: dcn is not supported; its 3x3 conv is not a plain '
+                             'convolution')
+        if not isinstance(dcn, dict) or 'type' not in dcn:
+            raise ValueError(f"{owner}: dcn must be a dict with a 'type' ('DCN' or 'DCNv2'), "
+                             f'got {dcn!r}')
+        if self.conv_cfg is not None:
+            raise ValueError(f'{owner}: conv_cfg must be None with dcn (as in MMDetection), '
+                             f'got {self.conv_cfg!r}')
+        import mmcv.ops  # noqa: F401  (registers DCN and DCNv2 as conv layers)
+        dcn = dict(dcn)
+        fallback = dcn.pop('fallback_on_stride', False)
+        if not isinstance(fallback, bool):
+            raise ValueError(f'{owner}: dcn fallback_on_stride must be True or False, got '
+                             f'{fallback!r}')
+        return self.conv_cfg if fallback and self.conv2_stride > 1 else dcn
+
+    def make_spatial_conv(self):
+        """``conv2`` (3x3, ``mid -> mid``, stride ``conv2_stride``, ``groups``, deformable
+        with ``dcn``) and the channels of its norm (None: the module brings its own norm and
+        activation)."""
+        return self.conv(self.mid_channels, self.mid_channels, 3, stride=self.conv2_stride,
+                         dilation=self.dilation, groups=self.groups,
+                         cfg=self.spatial_conv_cfg), self.mid_channels
+
+    def norm_channels(self, norm2):
+        """Channels of ``norm1..3`` (post-activation: the outputs of the convs)."""
+        return self.mid_channels, norm2, self.out_channels
 
     def residual(self, x):
         out = self.relu(self.norm1(self.conv1(x)))
         out = self.forward_plugins(out, 'after_conv1')
-        out = self.relu(self.norm2(self.conv2(out)))
+        out = self.conv2(out)
+        if self.norm2_name is not None:
+            out = self.relu(self.norm2(out))
         out = self.forward_plugins(out, 'after_conv2')
         out = self.norm3(self.conv3(out))
         return self.forward_plugins(out, 'after_conv3')
@@ -127,7 +354,7 @@ class DropPath(_DropPath):
 
     mmcv computes ``x / keep_prob * mask``, which is ``inf * 0 = NaN`` when ``keep_prob=0``;
     here a fully dropped path is exact zeros, so a block with drop path 1.0 in training returns
-    its (activated) shortcut. (Added by helper B2: blocking the required drop-path test.)
+    its (activated) shortcut (the project's drop-path tests use rate 1.0).
     """
 
     def forward(self, x):
@@ -157,9 +384,6 @@ class ResLayer(_ResLayer):
 
         super().__init__(make_block, num_blocks, in_channels, out_channels,
                          expansion=expansion, **kwargs)
-        for blk in self:  # mmcv's DropPath gives NaN at drop_prob=1: use the exact one
-            if type(getattr(blk, 'drop_path', None)) is _DropPath:
-                blk.drop_path = DropPath(blk.drop_path.drop_prob)
         self.block = block
 
     def init_weights(self):
@@ -167,11 +391,28 @@ class ResLayer(_ResLayer):
         ``Sequential`` does. mmpretrain's ``ResLayer`` is a plain ``nn.Sequential``, which stops
         mmengine's recursion, so a plugin that re-applies its own initialisation after the
         backbone's ``init_cfg`` (the zero-initialised A2 reconstruction) would never be asked
-        to. (Added by helper B1.)
+        to.
         """
         for block in self:
             if hasattr(block, 'init_weights') and not getattr(block, '_is_init', False):
                 block.init_weights()
+
+
+def add_block_args(kwargs: dict, **block_args) -> dict:
+    """A backbone's ``kwargs`` with ``block_args`` added to its ``block_args`` entry.
+
+    Family backbones turn their own arguments into block arguments with it, e.g.
+    ``super().__init__(depth, **add_block_args(kwargs, groups=groups))``; an argument given
+    both ways is a ``ValueError``.
+    """
+    given = kwargs.get('block_args') or {}
+    if not isinstance(given, dict):
+        return kwargs  # ResNet names the wrong type
+    twice = sorted(set(given) & set(block_args))
+    if twice:
+        raise ValueError(f'block_args repeats {twice}, which this backbone takes as its own '
+                         'arguments; give each once')
+    return {**kwargs, 'block_args': {**given, **block_args}}
 
 
 def _input_to_channels_last(module, args):
@@ -210,6 +451,18 @@ class ResNet(_ResNet):
             float rounding, same checkpoint keys. Measured on a 2-core CPU (fp32, batch 8,
             160-224 px; ``docs/benchmarks.md``) it speeds up training and inference of every
             member; not measured on GPUs. Default: False (mmpretrain's layout).
+        dcn (dict, optional): MMDetection's deformable conv config for the 3x3 conv of the
+            bottlenecks of the stages in ``stage_with_dcn``, e.g.
+            ``dict(type='DCNv2', deform_groups=1, fallback_on_stride=False)`` (see
+            :class:`Bottleneck`). Bottleneck families only (ResNet 50+, ResNeXt, SE-ResNet,
+            SE-ResNeXt, ResNeSt, ResNetV2 50+). Default: None.
+        stage_with_dcn (Sequence[bool]): One bool per stage: which stages use ``dcn``.
+            Default: ``(False, False, False, False)``.
+        block_args (dict, optional): Extra keyword arguments of every block, the one way
+            backbone arguments reach the blocks (timm's ``block_args``): e.g.
+            ``dict(groups=32, width_per_group=4)`` makes the bottlenecks ResNeXt's. Family
+            backbones fill it from their own arguments (:func:`add_block_args`). Every block
+            also receives ``base_channels`` and its stage's ``plugins``. Default: None.
         init_cfg (dict | list[dict]): Initialisation config. Default: Kaiming for convs,
             constant 1 for norms.
         **kwargs: Every argument of mmpretrain's ``ResNet``: ``in_channels``,
@@ -233,6 +486,9 @@ class ResNet(_ResNet):
                  contract_dilation: bool = False,
                  pretrained: Optional[str] = None,
                  channels_last: bool = False,
+                 dcn: Optional[dict] = None,
+                 stage_with_dcn: Sequence[bool] = (False, False, False, False),
+                 block_args: Optional[dict] = None,
                  init_cfg=DEFAULT_INIT_CFG,
                  **kwargs):
         owner = type(self).__name__
@@ -251,9 +507,20 @@ class ResNet(_ResNet):
                 raise ValueError(f'{owner}: {name} has {len(kwargs[name])} entries but '
                                  f'num_stages={num_stages}')
         out_indices = kwargs.get('out_indices', (3, ))
-        if any(not 0 <= i < num_stages for i in out_indices):
+        if not isinstance(out_indices, (list, tuple)) or not out_indices:
+            raise ValueError(f'{owner}: out_indices must be a non-empty sequence of stage '
+                             f'indices in [0, {num_stages - 1}], got {out_indices!r}')
+        if any(isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < num_stages
+               for i in out_indices):
             raise ValueError(f'{owner}: out_indices={tuple(out_indices)} must lie in '
                              f'[0, {num_stages - 1}] for num_stages={num_stages}')
+        check_int_range('frozen_stages', kwargs.get('frozen_stages', -1), -1, num_stages,
+                        owner)
+        for name in ('in_channels', 'stem_channels', 'base_channels'):
+            check_int_range(name, kwargs.get(name, 64 if name != 'in_channels' else 3), 1,
+                            owner=owner)
+        # 1.0 is allowed: the last block is then always dropped (exactly, see DropPath)
+        check_float_range('drop_path_rate', kwargs.get('drop_path_rate', 0.), 0., 1., owner)
         check_choice('style', kwargs.get('style', 'pytorch'), ('pytorch', 'caffe'), owner)
         if pretrained is not None:
             if not isinstance(pretrained, str):
@@ -266,6 +533,11 @@ class ResNet(_ResNet):
         self.plugins = validate_plugins(plugins, num_stages, owner=owner)
         self.contract_dilation = contract_dilation
         self.channels_last = channels_last
+        if not isinstance(block_args, (dict, type(None))):
+            raise TypeError(f'{owner}: block_args must be a dict or None, got '
+                            f'{type(block_args).__name__}')
+        self.block_args = dict(block_args or {})
+        self.dcn, self.stage_with_dcn = self._check_dcn(dcn, stage_with_dcn, depth, num_stages)
         super().__init__(depth, init_cfg=init_cfg, **kwargs)
         if channels_last:
             # every 4-D weight once, so no convolution copies its weight per call
@@ -273,6 +545,32 @@ class ResNet(_ResNet):
             # hooks rather than a forward override: subclasses' forwards get them too
             self.register_forward_pre_hook(_input_to_channels_last)
             self.register_forward_hook(_outputs_to_contiguous)
+
+    def _check_dcn(self, dcn, stage_with_dcn, depth, num_stages):
+        """``dcn`` and ``stage_with_dcn`` as MMDetection takes them, or a ``ValueError``."""
+        owner = type(self).__name__
+        if (not isinstance(stage_with_dcn, (list, tuple))
+                or any(not isinstance(s, bool) for s in stage_with_dcn)):
+            raise ValueError(f'{owner}: stage_with_dcn must be a sequence of bools, one per '
+                             f'stage, got {stage_with_dcn!r}')
+        if dcn is None:
+            if any(stage_with_dcn):
+                raise ValueError(f'{owner}: stage_with_dcn={tuple(stage_with_dcn)} has no '
+                                 'effect without dcn; give dcn=dict(type=...) too')
+            return None, tuple(stage_with_dcn)
+        if len(stage_with_dcn) != num_stages:
+            raise ValueError(f'{owner}: stage_with_dcn has {len(stage_with_dcn)} entries but '
+                             f'num_stages={num_stages}; give one bool per stage')
+        if not isinstance(dcn, dict) or 'type' not in dcn:
+            raise ValueError(f"{owner}: dcn must be a dict with a 'type' ('DCN' or 'DCNv2'), "
+                             f'got {dcn!r}')
+        block = self.arch_settings[depth][0]
+        if not getattr(block, 'supports_dcn', False):
+            raise ValueError(
+                f'{owner}: dcn needs bottleneck blocks with a plain 3x3 conv; depth={depth} '
+                f'builds {block.__name__} blocks (dcn works with ResNet/ResNeXt/SE-ResNet/'
+                'SE-ResNeXt/ResNetV2 of depth 50+ and ResNeSt)')
+        return dict(dcn), tuple(stage_with_dcn)
 
     def init_weights(self):
         """mmpretrain's initialisation, refusing a ``Pretrained`` checkpoint that loads nothing.
@@ -308,10 +606,15 @@ class ResNet(_ResNet):
         return self.maxpool(x)
 
     def make_res_layer(self, **kwargs):
-        """Build one stage; the stage index is the number of stages built so far."""
+        """Build one stage: mmpretrain's stage arguments plus ``block_args``,
+        ``base_channels``, the stage's plugins (and ``dcn``) for every block (the stage index is the
+        number of stages built so far)."""
         stage_idx = len(self.res_layers)
+        if self.dcn is not None:  # only bottlenecks take dcn (checked in __init__)
+            kwargs['dcn'] = self.dcn if self.stage_with_dcn[stage_idx] else None
         return ResLayer(plugins=plugins_for_stage(self.plugins, stage_idx),
-                        contract_dilation=self.contract_dilation, **kwargs)
+                        contract_dilation=self.contract_dilation,
+                        base_channels=self.base_channels, **self.block_args, **kwargs)
 
 
 @MODELS.register_module()

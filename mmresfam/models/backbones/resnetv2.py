@@ -55,10 +55,6 @@ class PreActMixin:
         constant_init(getattr(self, norm_attr), 1)
         constant_init(getattr(self, conv_attr), 0)
 
-    def _replace_norm(self, name: str, num_features: int) -> None:
-        """Rebuild the norm registered as ``name`` for ``num_features`` channels."""
-        self.add_module(name, build_norm_layer(self.norm_cfg, num_features)[1])
-
 
 class PreActBasicBlock(PreActMixin, BasicBlock):
     """Pre-activation basic unit: ``conv3x3(relu(bn2(conv3x3(relu(bn1(x)))))) + shortcut``.
@@ -74,9 +70,9 @@ class PreActBasicBlock(PreActMixin, BasicBlock):
 
     last_norm_and_conv = ('norm2', 'conv2')
 
-    def __init__(self, in_channels, out_channels, **kwargs):
-        super().__init__(in_channels, out_channels, **kwargs)
-        self._replace_norm(self.norm1_name, in_channels)
+    def norm_channels(self, norm1):
+        """Pre-activation: ``norm1`` normalises the block input."""
+        return self.in_channels, self.out_channels
 
     def residual(self, x):
         out = self.forward_plugins(self.conv1(x), 'after_conv1')
@@ -100,10 +96,9 @@ class PreActBottleneck(PreActMixin, Bottleneck):
 
     last_norm_and_conv = ('norm3', 'conv3')
 
-    def __init__(self, in_channels, out_channels, **kwargs):
-        super().__init__(in_channels, out_channels, **kwargs)
-        self._replace_norm(self.norm1_name, in_channels)
-        self._replace_norm(self.norm3_name, self.mid_channels)
+    def norm_channels(self, norm2):
+        """Pre-activation: each norm normalises the input of the next conv."""
+        return self.in_channels, self.mid_channels, self.mid_channels
 
     def residual(self, x):
         out = self.forward_plugins(self.conv1(x), 'after_conv1')

@@ -7,12 +7,11 @@ conv-BN-ReLU (``k1``), half ``b`` through a self-calibrated convolution
 """
 import torch
 import torch.nn as nn
-from mmcv.cnn import build_conv_layer, build_norm_layer
 
 from mmresfam.registry import MODELS
 from ..attentions.scconv import SCConv
 from ..utils import check_divisible, check_int_range
-from .resnet import Bottleneck, ResNet
+from .resnet import Bottleneck, ResNet, add_block_args
 
 __all__ = ['SCBottleneck', 'SCNet']
 
@@ -39,23 +38,27 @@ class SCBottleneck(Bottleneck):
         **kwargs: Arguments of :class:`~mmresfam.models.backbones.Bottleneck`.
     """
 
+    supports_dcn = False  # its 3x3 conv is an attention unit
+
     def __init__(self, in_channels, out_channels, pooling_r=4, avd=False, **kwargs):
+        check_int_range('pooling_r', pooling_r, 1, owner=type(self).__name__)
+        self.avd_requested = avd
         super().__init__(in_channels, out_channels, **kwargs)
-        owner = type(self).__name__
-        check_int_range('pooling_r', pooling_r, 1, owner=owner)
-        check_divisible('mid_channels', self.mid_channels, 2, 'the number of halves', owner)
         half = self.mid_channels // 2
-        self.avd = avd and self.conv2_stride > 1
         self.avd_layer = nn.AvgPool2d(3, self.conv2_stride, padding=1) if self.avd else None
-        stride = 1 if self.avd else self.conv2_stride
-        self.conv2 = build_conv_layer(self.conv_cfg, half, half, 3, stride=stride,
-                                      padding=self.dilation, dilation=self.dilation,
-                                      bias=False)
-        self.add_module(self.norm2_name, build_norm_layer(self.norm_cfg, half, postfix=2)[1])
-        self.scconv = SCConv(half, half, stride=stride, pooling_r=pooling_r,
-                             dilation=self.dilation, conv_cfg=self.conv_cfg,
-                             norm_cfg=self.norm_cfg,
-                             act_cfg=kwargs.get('act_cfg', dict(type='ReLU', inplace=True)))
+        self.scconv = SCConv(half, half, stride=1 if self.avd else self.conv2_stride,
+                             pooling_r=pooling_r, dilation=self.dilation,
+                             conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
+                             act_cfg=self.act_cfg)
+
+    def make_spatial_conv(self):
+        """``conv2``: the plain 3x3 conv of half ``a`` (stride 1 with avd) and its ``bn2``."""
+        check_divisible('mid_channels', self.mid_channels, 2, 'the number of halves',
+                        type(self).__name__)
+        half = self.mid_channels // 2
+        self.avd = self.avd_requested and self.conv2_stride > 1
+        return self.conv(half, half, 3, stride=1 if self.avd else self.conv2_stride,
+                         dilation=self.dilation), half
 
     def residual(self, x):
         out = self.relu(self.norm1(self.conv1(x)))
@@ -102,10 +105,4 @@ class SCNet(ResNet):
     }
 
     def __init__(self, depth: int, pooling_r: int = 4, avd: bool = False, **kwargs):
-        check_int_range('pooling_r', pooling_r, 1, owner=type(self).__name__)
-        self.pooling_r = pooling_r
-        self.avd = avd
-        super().__init__(depth, **kwargs)
-
-    def make_res_layer(self, **kwargs):
-        return super().make_res_layer(pooling_r=self.pooling_r, avd=self.avd, **kwargs)
+        super().__init__(depth, **add_block_args(kwargs, pooling_r=pooling_r, avd=avd))

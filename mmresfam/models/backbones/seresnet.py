@@ -5,14 +5,15 @@ layer on the residual branch, after ``bn3`` and before the addition. The SE laye
 registered as the first ``after_conv3`` plugin of the block, so the inherited residual branch
 runs it at exactly that point and drop path, checkpointing and further plugins keep working
 (mmpretrain's SE bottleneck skips drop path). SE-ResNeXt combines :class:`SEBlockMixin` with
-:class:`~mmresfam.models.backbones.resnext.ResNeXtBottleneck` and the backbone mixins; nothing
-is copied.
+:class:`~mmresfam.models.backbones.resnext.ResNeXtBottleneck`, and its backbone is
+:class:`SEResNet` and :class:`~mmresfam.models.backbones.ResNeXt` together, each adding its own
+arguments to ``block_args``; nothing is copied.
 """
 from mmresfam.registry import MODELS
 from ..attentions.se import SE
 from ..utils import check_int_range
-from .resnet import Bottleneck, ResNet
-from .resnext import ResNeXtArgsMixin, ResNeXtBottleneck
+from .resnet import Bottleneck, ResNet, add_block_args
+from .resnext import ResNeXt, ResNeXtBottleneck
 
 __all__ = ['SEBlockMixin', 'SEBottleneck', 'SEResNeXtBottleneck', 'SEResNet', 'SEResNeXt']
 
@@ -27,6 +28,7 @@ class SEBlockMixin:
     """
 
     def __init__(self, *args, se_ratio=16, **kwargs):
+        check_int_range('se_ratio', se_ratio, 1, owner=type(self).__name__)
         super().__init__(*args, **kwargs)
         self.se_ratio = se_ratio
         self.se_layer = SE(self.out_channels, reduction=se_ratio)
@@ -85,16 +87,11 @@ class SEResNet(ResNet):
     }
 
     def __init__(self, depth, se_ratio=16, **kwargs):
-        check_int_range('se_ratio', se_ratio, 1, owner=type(self).__name__)
-        self.se_ratio = se_ratio
-        super().__init__(depth, **kwargs)
-
-    def make_res_layer(self, **kwargs):
-        return super().make_res_layer(se_ratio=self.se_ratio, **kwargs)
+        super().__init__(depth, **add_block_args(kwargs, se_ratio=se_ratio))
 
 
 @MODELS.register_module()
-class SEResNeXt(ResNeXtArgsMixin, SEResNet):
+class SEResNeXt(SEResNet, ResNeXt):
     """SE-ResNeXt backbone (key-compatible with mmpretrain's ``SEResNeXt``).
 
     Paper: Hu, Shen and Sun, "Squeeze-and-Excitation Networks", CVPR 2018; ResNeXt: Xie et

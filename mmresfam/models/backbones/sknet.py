@@ -9,36 +9,25 @@ width_per_group=64`` gives SK-ResNet-50/101.
 """
 from typing import Optional
 
-from mmcv.cnn import build_conv_layer, build_norm_layer
-
 from mmresfam.registry import MODELS
 from ..attentions.sk import SK
-from ..utils import check_depth, check_int_range
-from .resnet import BasicBlock, Bottleneck, ResNet
+from ..utils import check_int_range
+from .resnet import BasicBlock, Bottleneck, ResNet, add_block_args
 
 __all__ = ['SKBasicBlock', 'SKBottleneck', 'SKNet']
-
-DEFAULT_ACT = dict(type='ReLU', inplace=True)
-
-
-def _sk(in_channels, out_channels, block, sk_kwargs, **extra):
-    """Build the SK unit of ``block`` (stride/dilation/conv/norm/act taken from the block)."""
-    return SK(in_channels, out_channels, dilation=block.dilation, conv_cfg=block.conv_cfg,
-              norm_cfg=block.norm_cfg, **sk_kwargs, **extra)
 
 
 class SKBasicBlock(BasicBlock):
     """Basic block whose first (strided) 3x3 conv-BN-ReLU is an SK unit (timm's layout).
 
-    The SK unit ends with a convex combination of ReLU outputs, so the block's ``norm1`` and
-    the ReLU after it are dropped. Keys: ``conv1.*`` (SK), ``conv2``/``bn2`` as in ResNet.
+    The SK unit ends with a convex combination of ReLU outputs, so the block has no ``norm1``
+    and no ReLU after ``conv1``. Keys: ``conv1.*`` (SK), ``conv2``/``bn2`` as in ResNet.
 
     Args:
         in_channels (int): Input channels.
         out_channels (int): Output channels.
         groups (int): Must be 1 (a basic block has no cardinality). Default: 1.
         width_per_group (int): Must be 64. Default: 64.
-        base_channels (int): Unused, accepted for a uniform block interface. Default: 64.
         num_branches (int): SK branches ``M``. Default: 2.
         reduction (int): SK reduction ``r``. Default: 16.
         min_channels (int): SK minimum attention width ``L``. Default: 32.
@@ -46,26 +35,20 @@ class SKBasicBlock(BasicBlock):
         **kwargs: Arguments of :class:`~mmresfam.models.backbones.BasicBlock`.
     """
 
-    default_groups = 1
-    default_width_per_group = 64
-
     def __init__(self, in_channels, out_channels, groups=1, width_per_group=64,
-                 base_channels=64, num_branches=2, reduction=16, min_channels=32,
-                 split_input=False, **kwargs):
+                 num_branches=2, reduction=16, min_channels=32, split_input=False, **kwargs):
         owner = type(self).__name__
         check_int_range('groups', groups, 1, 1, owner)
         check_int_range('width_per_group', width_per_group, 64, 64, owner)
+        self.sk_args = dict(num_branches=num_branches, reduction=reduction,
+                            min_channels=min_channels, split_input=split_input)
         super().__init__(in_channels, out_channels, **kwargs)
-        self.conv1 = _sk(in_channels, self.mid_channels, self,
-                         dict(num_branches=num_branches, reduction=reduction,
-                              min_channels=min_channels, split_input=split_input),
-                         stride=self.stride, act_cfg=kwargs.get('act_cfg', DEFAULT_ACT))
-        delattr(self, self.norm1_name)
 
-    def residual(self, x):
-        out = self.forward_plugins(self.conv1(x), 'after_conv1')
-        out = self.norm2(self.conv2(out))
-        return self.forward_plugins(out, 'after_conv2')
+    def make_spatial_conv(self):
+        """``conv1``: the SK unit (its branches bring their own BN-ReLU)."""
+        return SK(self.in_channels, self.mid_channels, stride=self.stride,
+                  dilation=self.dilation, conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg,
+                  act_cfg=self.act_cfg, **self.sk_args), None
 
 
 class SKBottleneck(Bottleneck):
@@ -73,55 +56,40 @@ class SKBottleneck(Bottleneck):
 
     The bottleneck width is ``groups * width_per_group * planes / base_channels`` (ResNeXt
     rule; ``groups=1, width_per_group=64`` is the plain ResNet width). Keys: ``conv1``/``bn1``,
-    ``conv2.*`` (SK), ``conv3``/``bn3``; ``bn2`` is dropped (the SK branches have their BNs).
+    ``conv2.*`` (SK), ``conv3``/``bn3``; no ``bn2`` (the SK branches have their BNs).
 
     Args:
         in_channels (int): Input channels.
         out_channels (int): Output channels.
         groups (int): Cardinality ``G`` of the SK branch convs. Default: 32.
-        width_per_group (int): Width of each group at the first stage. Default: 4.
-        base_channels (int): Middle channels of the first stage of a plain ResNet.
-            Default: 64.
+        width_per_group (int): Width of each group at the first stage; with ``groups=1`` it
+            must be 64 (the ResNet width). Default: 4.
         num_branches (int): SK branches ``M``. Default: 2.
         reduction (int): SK reduction ``r``. Default: 16.
         min_channels (int): SK minimum attention width ``L``. Default: 32.
         split_input (bool): Split the input across SK branches (timm). Default: False.
-        plugins (list[dict], optional): Plugin entries of this stage.
-        **kwargs: Arguments of :class:`~mmresfam.models.backbones.Bottleneck`.
+        **kwargs: Arguments of :class:`~mmresfam.models.backbones.Bottleneck`
+            (``base_channels``, ``plugins``, ...).
     """
 
-    default_groups = 32
-    default_width_per_group = 4
+    supports_dcn = False  # its 3x3 conv is an attention unit
 
     def __init__(self, in_channels, out_channels, groups=32, width_per_group=4,
-                 base_channels=64, num_branches=2, reduction=16, min_channels=32,
-                 split_input=False, plugins=None, **kwargs):
-        owner = type(self).__name__
-        check_int_range('groups', groups, 1, owner=owner)
-        check_int_range('width_per_group', width_per_group, 1, owner=owner)
-        super().__init__(in_channels, out_channels, plugins=None, **kwargs)
-        mid = groups * width_per_group * self.mid_channels // base_channels
-        if mid != self.mid_channels:  # ResNeXt width: rebuild the two 1x1 convs
-            self.mid_channels = mid
-            self.conv1 = build_conv_layer(self.conv_cfg, in_channels, mid, 1,
-                                          stride=self.conv1_stride, bias=False)
-            self.add_module(self.norm1_name, build_norm_layer(self.norm_cfg, mid, postfix=1)[1])
-            self.conv3 = build_conv_layer(self.conv_cfg, mid, out_channels, 1, bias=False)
-        self.conv2 = _sk(mid, mid, self,
-                         dict(num_branches=num_branches, reduction=reduction,
-                              min_channels=min_channels, split_input=split_input),
-                         stride=self.conv2_stride, groups=groups,
-                         act_cfg=kwargs.get('act_cfg', DEFAULT_ACT))
-        delattr(self, self.norm2_name)
-        self.build_plugins(plugins, dict(after_conv1=mid, after_conv2=mid,
-                                         after_conv3=out_channels))
+                 num_branches=2, reduction=16, min_channels=32, split_input=False, **kwargs):
+        if groups == 1 and width_per_group != 64:
+            raise ValueError(f'{type(self).__name__}: width_per_group={width_per_group!r} has '
+                             'no effect with groups=1 (the width is the ResNet width); the '
+                             'allowed value with groups=1 is 64')
+        self.sk_args = dict(num_branches=num_branches, reduction=reduction,
+                            min_channels=min_channels, split_input=split_input)
+        super().__init__(in_channels, out_channels, groups=groups,
+                         width_per_group=width_per_group, **kwargs)
 
-    def residual(self, x):
-        out = self.relu(self.norm1(self.conv1(x)))
-        out = self.forward_plugins(out, 'after_conv1')
-        out = self.forward_plugins(self.conv2(out), 'after_conv2')
-        out = self.norm3(self.conv3(out))
-        return self.forward_plugins(out, 'after_conv3')
+    def make_spatial_conv(self):
+        """``conv2``: the SK unit (its branches bring their own BN-ReLU)."""
+        return SK(self.mid_channels, self.mid_channels, stride=self.conv2_stride,
+                  dilation=self.dilation, groups=self.groups, conv_cfg=self.conv_cfg,
+                  norm_cfg=self.norm_cfg, act_cfg=self.act_cfg, **self.sk_args), None
 
 
 @MODELS.register_module()
@@ -172,16 +140,10 @@ class SKNet(ResNet):
                  min_channels: int = 32,
                  split_input: bool = False,
                  **kwargs):
-        check_depth(depth, self.arch_settings, type(self).__name__)
-        block = self.arch_settings[depth][0]
-        self.block_kwargs = dict(
-            groups=block.default_groups if groups is None else groups,
-            width_per_group=(block.default_width_per_group
-                             if width_per_group is None else width_per_group),
-            base_channels=kwargs.get('base_channels', 64),
-            num_branches=num_branches, reduction=reduction, min_channels=min_channels,
-            split_input=split_input)
-        super().__init__(depth, **kwargs)
-
-    def make_res_layer(self, **kwargs):
-        return super().make_res_layer(**self.block_kwargs, **kwargs)
+        block_args = dict(num_branches=num_branches, reduction=reduction,
+                          min_channels=min_channels, split_input=split_input)
+        # unset: the block's own default (32x4d for bottlenecks, 1x64d for basic blocks)
+        for name, value in (('groups', groups), ('width_per_group', width_per_group)):
+            if value is not None:
+                block_args[name] = value
+        super().__init__(depth, **add_block_args(kwargs, **block_args))

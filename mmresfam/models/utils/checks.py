@@ -32,6 +32,15 @@ def check_int_range(name: str, value: Any, low: int = 1, high: int = None,
         raise ValueError(f'{where}{name} must be an integer {bound}, got {value!r}')
 
 
+def check_float_range(name: str, value: Any, low: float, high: float,
+                      owner: str = '') -> None:
+    """Raise ``ValueError`` unless ``value`` is a real number in ``[low, high]``."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not low <= value <= high):
+        where = f'{owner}: ' if owner else ''
+        raise ValueError(f'{where}{name} must be a number in [{low}, {high}], got {value!r}')
+
+
 def check_divisible(name: str, value: int, divisor: int, divisor_name: str,
                     owner: str = '') -> None:
     """Raise ``ValueError`` unless ``divisor`` divides ``value``."""

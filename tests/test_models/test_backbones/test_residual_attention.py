@@ -308,3 +308,11 @@ def test_compiles_without_graph_breaks():
     with torch.no_grad():
         for a, b in zip(compiled(x), net(x)):
             torch.testing.assert_close(a, b)
+
+
+def test_depth_is_refused_naming_arch():
+    """ResNet's ``depth`` is not this backbone's argument: one line naming ``arch``."""
+    with pytest.raises(TypeError, match=r"^ResidualAttentionNet: unexpected argument depth=56; "
+                                        r"the network is chosen with arch, one of "
+                                        r"\['attention56', 'attention92', "):
+        ResidualAttentionNet(depth=56)

@@ -208,10 +208,10 @@ def test_plugins_built_per_stage_and_position():
     for i, layer in enumerate([model.layer1, model.layer2, model.layer3, model.layer4]):
         for block in layer:
             names = block.plugin_names
-            assert names['after_conv3'] == ['cbam_after_conv3_0']
-            assert names['after_conv2'] == (['se_after_conv2_0'] if i in (1, 3) else [])
+            assert names['after_conv3'] == ['cbam']  # MMDetection's names in bottlenecks
+            assert names['after_conv2'] == (['se'] if i in (1, 3) else [])
             if i in (1, 3):
-                assert block.se_after_conv2_0.in_channels == block.mid_channels
+                assert block.se.in_channels == block.mid_channels
     assert model(torch.randn(2, 3, 32, 32))[-1].shape == (2, 512, 1, 1)
     basic = ResNet(depth=18, plugins=[dict(cfg=dict(type='mmresfam.scSE', reduction=4),
                                            position='after_conv1')])
@@ -296,7 +296,7 @@ def test_imagenet_configs_build(name, params, plugin_type, n_plugins, repo_root)
     found = [m for m in model.backbone.modules() if type(m).__name__ == plugin_type]
     assert len(found) == n_plugins
     if plugin_type == 'DoubleAttention':
-        assert all(isinstance(b.a2_after_conv2_0, type(found[0]))
+        assert all(isinstance(b.a2, type(found[0]))
                    for layer in (model.backbone.layer3, model.backbone.layer4) for b in layer)
         assert not any(type(m).__name__ == plugin_type for m in model.backbone.layer2.modules())
 
@@ -402,3 +402,82 @@ def test_channels_last_outputs_feed_mmcv_roi_align():
 def test_channels_last_must_be_a_bool(value):
     with pytest.raises(TypeError, match='ResNet: channels_last must be True or False'):
         ResNet(depth=18, channels_last=value)
+
+
+# --- backbone arguments: one clear error each, for every registered backbone ----------------
+@pytest.mark.parametrize('name', sorted(SMALL))
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(frozen_stages=10), r'frozen_stages must be an integer in \[-1, 4\], got 10'),
+    (dict(frozen_stages=-5), r'frozen_stages must be an integer in \[-1, 4\], got -5'),
+    (dict(out_indices=5), r'out_indices must be a non-empty sequence of stage indices in '
+                          r'\[0, 3\], got 5'),
+    (dict(out_indices=()), r'out_indices must be a non-empty sequence .*got \(\)'),
+    (dict(out_indices=(0, 4)), r'out_indices=\(0, 4\) must lie in \[0, 3\]'),
+    (dict(drop_path_rate=-0.1), r'drop_path_rate must be a number in \[0.0, 1.0\], got -0.1'),
+    (dict(drop_path_rate=1.5), r'drop_path_rate must be a number in \[0.0, 1.0\], got 1.5'),
+    (dict(in_channels=0), r'in_channels must be an integer >= 1, got 0'),
+    (dict(base_channels=0), r'base_channels must be an integer >= 1, got 0'),
+])
+def test_bad_backbone_arguments_every_backbone(name, kwargs, match):
+    cfg = {**SMALL[name], 'out_indices': (0, 1, 2, 3), **kwargs}
+    cls = MODELS.get(cfg.pop('type'))
+    with pytest.raises(ValueError, match=f'^{name}: {match}'):
+        cls(**cfg)
+
+
+def test_frozen_stages_may_freeze_every_stage():
+    model = ResNet(depth=18, frozen_stages=4)
+    assert not any(p.requires_grad for p in model.parameters())
+
+
+# --- block_args: the one path from backbone arguments to blocks -----------------------------
+def test_block_args_make_a_resnext_of_the_plain_resnet():
+    from mmresfam.models.backbones import ResNeXt
+    plain = ResNet(depth=50, block_args=dict(groups=32, width_per_group=4))
+    resnext = ResNeXt(depth=50)
+    assert plain.layer1[0].mid_channels == 128 and plain.layer1[0].conv2.groups == 32
+    assert {k: v.shape for k, v in plain.state_dict().items()} == \
+        {k: v.shape for k, v in resnext.state_dict().items()}
+
+
+@pytest.mark.parametrize('kwargs, exc, match', [
+    (dict(block_args=[('groups', 2)]), TypeError, 'block_args must be a dict or None'),
+    (dict(groups=8, block_args=dict(groups=4)), ValueError,
+     r"block_args repeats \['groups'\], which this backbone takes as its own arguments"),
+])
+def test_block_args_errors(kwargs, exc, match):
+    from mmresfam.models.backbones import ResNeXt
+    with pytest.raises(exc, match=match):
+        ResNeXt(depth=50, **kwargs)
+
+
+@pytest.mark.parametrize('name', sorted(SMALL))
+def test_every_layer_is_built_once(name, monkeypatch):
+    """No block builds a conv or a norm and then replaces it: every Conv2d/BatchNorm2d made
+    while a residual block is being built is in the finished backbone."""
+    import sys
+    from mmresfam.models.backbones.resnet import ResidualBlockMixin
+
+    def inside_block():
+        frame = sys._getframe(2)
+        while frame is not None:
+            if isinstance(frame.f_locals.get('self'), ResidualBlockMixin):
+                return True
+            frame = frame.f_back
+        return False
+
+    made = []
+    for cls in (torch.nn.Conv2d, torch.nn.BatchNorm2d):
+        init = cls.__init__
+
+        def counting_init(self, *args, _init=init, **kwargs):
+            _init(self, *args, **kwargs)
+            if inside_block():
+                made.append(self)
+
+        monkeypatch.setattr(cls, '__init__', counting_init)
+    model = MODELS.build(dict(SMALL[name], out_indices=(0, 1, 2, 3)))
+    kept = {id(m) for m in model.modules()}
+    assert len(made) > 10
+    assert all(id(m) in kept for m in made), \
+        [type(m).__name__ for m in made if id(m) not in kept]

@@ -154,8 +154,8 @@ def test_plugins():
     net = SCNet(plugins=[dict(cfg=dict(type='mmresfam.SK', reduction=4, min_channels=8),
                               stages=(False, False, True, True), position='after_conv2')],
                 **SMALL)
-    assert net.layer3[0].plugin_names['after_conv2'] == ['sk_after_conv2_0']
-    assert net.layer3[0].sk_after_conv2_0.in_channels == net.layer3[0].mid_channels
+    assert net.layer3[0].plugin_names['after_conv2'] == ['sk']
+    assert net.layer3[0].sk.in_channels == net.layer3[0].mid_channels
     net.eval()
     with torch.no_grad():
         assert net(torch.randn(1, 3, 32, 32))[0].shape == (1, 512, 1, 1)

@@ -84,7 +84,7 @@ def test_se_before_user_plugins_at_after_conv3():
                    plugins=[dict(cfg=dict(type='mmresfam.SE', reduction=2),
                                  position='after_conv3')])
     block = net.layer1[0]
-    assert block.plugin_names['after_conv3'] == ['se_layer', 'se_after_conv3_0']
+    assert block.plugin_names['after_conv3'] == ['se_layer', 'se']
     net.eval()
     with torch.no_grad():
         assert net(torch.randn(1, 3, 32, 32))[0].shape == (1, 512, 1, 1)

@@ -172,8 +172,8 @@ def test_plugins_and_zero_init_residual():
                                                                       False),
                               position='after_conv2')])
     net.init_weights()
-    assert net.layer2[0].plugin_names['after_conv2'] == ['scconv_after_conv2_0']
-    assert 'scconv_after_conv2_0' not in net.layer1[0].plugin_names['after_conv2']
+    assert net.layer2[0].plugin_names['after_conv2'] == ['scconv']
+    assert 'scconv' not in net.layer1[0].plugin_names['after_conv2']
     assert torch.all(net.layer1[0].bn3.weight == 0)          # zero_init_residual
     net.eval()
     with torch.no_grad():
