@@ -17,12 +17,13 @@ from mmengine.model import BaseModule
 
 from mmresfam.registry import MODELS
 from ..utils import check_channels, check_choice, check_divisible, check_int_range
+from .base import AttentionMapMixin
 
 __all__ = ['SCConv']
 
 
 @MODELS.register_module()
-class SCConv(BaseModule):
+class SCConv(AttentionMapMixin, BaseModule):
     """Self-calibrated convolution: a drop-in replacement for a 3x3 conv-BN-ReLU.
 
     Paper: Liu, Hou, Cheng, Wang and Feng, "Improving Convolutional Networks with
@@ -39,8 +40,9 @@ class SCConv(BaseModule):
     (floor mode).
 
     With ``in_channels`` first and ``out_channels=None`` it keeps the input shape (stride 1),
-    so it also works as a ResNet ``plugin``. Set ``record_attention = True`` to store the
-    calibration gate (detached, ``(B, in_channels, H, W)``) in ``last_attention_map``.
+    so it also works as a ResNet ``plugin``. Attention map
+    (:class:`~mmresfam.models.attentions.AttentionMapMixin`): the calibration gate,
+    ``(B, in_channels, H, W)``.
 
     Args:
         in_channels (int): Input channels.
@@ -88,8 +90,6 @@ class SCConv(BaseModule):
         self.out_channels = out_channels
         self.pooling_r = pooling_r
         self.upsample_mode = upsample_mode
-        self.record_attention = False
-        self.last_attention_map = None
 
         def conv(cin, cout, s, act):
             return ConvModule(cin, cout, 3, stride=s, padding=dilation, dilation=dilation,
@@ -112,6 +112,5 @@ class SCConv(BaseModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_channels(x.shape[1], self.in_channels, type(self).__name__)
         gate = self.calibration(x)
-        if self.record_attention:
-            self.last_attention_map = gate.detach()
+        self._store_map(gate)
         return self.k4(self.k3(x) * gate)

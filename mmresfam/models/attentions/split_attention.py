@@ -38,6 +38,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmresfam.registry import MODELS
 from ..utils import check_divisible, check_int_range, global_avg_pool, weighted_sum
+from .base import reduction_arg
 
 __all__ = [
     'SplitAttentionConv2d', 'RadixMajorSplitAttentionConv2d', 'attention_width',
@@ -45,26 +46,25 @@ __all__ = [
 ]
 
 
-def attention_width(in_channels: int, radix: int, reduction_factor: int,
+def attention_width(in_channels: int, radix: int, reduction: int,
                     min_channels: int = 32) -> int:
-    """The paper's attention (``fc1``) width: ``max(in_channels * radix // reduction_factor,
+    """The paper's attention (``fc1``) width: ``max(in_channels * radix // reduction,
     min_channels)``."""
-    return max(in_channels * radix // reduction_factor, min_channels)
+    return max(in_channels * radix // reduction, min_channels)
 
 
 def _check_split_attention_args(owner, in_channels, channels, kernel_size, groups, radix,
-                                reduction_factor):
+                                reduction):
     check_int_range('in_channels', in_channels, 1, owner=owner)
     check_int_range('channels', channels, 1, owner=owner)
     check_int_range('kernel_size', kernel_size, 1, owner=owner)
     check_int_range('groups', groups, 1, owner=owner)
     check_int_range('radix', radix, 1, owner=owner)
-    check_int_range('reduction_factor', reduction_factor, 1, owner=owner)
     # the split conv has groups * radix groups on both its input and its radix * channels output
     check_divisible('in_channels', in_channels, groups * radix, 'groups * radix', owner)
     check_divisible('channels', channels, groups, 'groups', owner)
-    inter = attention_width(in_channels, radix, reduction_factor)
-    check_divisible('attention width max(in_channels * radix // reduction_factor, 32)', inter,
+    inter = attention_width(in_channels, radix, reduction)
+    check_divisible('attention width max(in_channels * radix // reduction, 32)', inter,
                     groups, 'groups', owner)
     return inter
 
@@ -108,13 +108,14 @@ class _SplitConvMixin:
     """The split convolution (``conv`` -> ``bn0`` -> ReLU) shared by both forms."""
 
     def _build_split_conv(self, in_channels, channels, kernel_size, stride, padding, dilation,
-                          groups, radix, reduction_factor, conv_cfg, norm_cfg):
+                          groups, radix, reduction, reduction_factor, conv_cfg, norm_cfg):
         """Check the arguments, keep them as attributes, build ``conv``/``bn0``/ReLU and
         return the attention width."""
         channels = in_channels if channels is None else channels
+        owner = type(self).__name__
+        reduction = reduction_arg(owner, reduction, 4, 'reduction_factor', reduction_factor)
         inter_channels = _check_split_attention_args(
-            type(self).__name__, in_channels, channels, kernel_size, groups, radix,
-            reduction_factor)
+            owner, in_channels, channels, kernel_size, groups, radix, reduction)
         self.in_channels = in_channels
         self.channels = channels
         self.groups = groups
@@ -174,14 +175,16 @@ class SplitAttentionConv2d(_SplitConvMixin, BaseModule):
         dilation (int): Dilation of the split conv. Default: 1.
         groups (int): Cardinality ``K`` (>= 1). Default: 1.
         radix (int): Radix ``R`` (>= 1); 1 gives a sigmoid (SE-like) gate. Default: 2.
-        reduction_factor (int): Attention width is
-            ``max(in_channels * radix // reduction_factor, 32)`` (must be divisible by
-            ``groups``). Default: 4.
+        reduction (int, optional): Reduction ratio ``r``: the attention width is
+            ``max(in_channels * radix // r, 32)`` (must be divisible by ``groups``).
+            Default: None, i.e. 4.
         conv_cfg (dict, optional): Config of the split conv (``fc1``/``fc2`` are plain 1x1
             convs). Default: None (``nn.Conv2d``).
         norm_cfg (dict, optional): Config of ``bn0`` and ``bn1``; None for no norm (then both
             are identities, as the official code allows). Default: ``dict(type='BN')``.
         init_cfg (dict, optional): mmengine initialisation config. Default: None.
+        reduction_factor (int, optional): The name MMPreTrain, MMDetection and the official
+            code give ``reduction``; give at most one of the two. Default: None.
     """
 
     def __init__(self,
@@ -193,14 +196,15 @@ class SplitAttentionConv2d(_SplitConvMixin, BaseModule):
                  dilation: int = 1,
                  groups: int = 1,
                  radix: int = 2,
-                 reduction_factor: int = 4,
+                 reduction: Optional[int] = None,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: Optional[dict] = dict(type='BN'),
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 reduction_factor: Optional[int] = None):
         super().__init__(init_cfg=init_cfg)
         channels, inter_channels = self._build_split_conv(
             in_channels, channels, kernel_size, stride, padding, dilation, groups, radix,
-            reduction_factor, conv_cfg, norm_cfg)
+            reduction, reduction_factor, conv_cfg, norm_cfg)
         self.fc1 = nn.Conv2d(channels, inter_channels, 1, groups=groups)
         self.norm1_name, norm1 = _build_norm(norm_cfg, inter_channels, 1)
         self.add_module(self.norm1_name, norm1)
@@ -282,14 +286,15 @@ class RadixMajorSplitAttentionConv2d(_SplitConvMixin, BaseModule):
                  dilation: int = 1,
                  groups: int = 1,
                  radix: int = 2,
-                 reduction_factor: int = 4,
+                 reduction: Optional[int] = None,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: Optional[dict] = dict(type='BN'),
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 reduction_factor: Optional[int] = None):
         super().__init__(init_cfg=init_cfg)
         channels, inter_channels = self._build_split_conv(
             in_channels, channels, kernel_size, stride, padding, dilation, groups, radix,
-            reduction_factor, conv_cfg, norm_cfg)
+            reduction, reduction_factor, conv_cfg, norm_cfg)
         self.attention = nn.ModuleList(
             _CardinalGroupAttention(channels // groups, inter_channels // groups, radix,
                                     norm_cfg) for _ in range(groups))

@@ -123,7 +123,7 @@ class ResNeStBottleneck(_Bottleneck):
             width, width, kernel_size=3,
             stride=1 if self.avd_position else self.conv2_stride,
             padding=self.dilation, dilation=self.dilation, groups=groups, radix=radix,
-            reduction_factor=reduction_factor, conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg)
+            reduction=reduction_factor, conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg)
         delattr(self, self.norm2_name)
         if self.avd_position:
             self.avd_layer = nn.AvgPool2d(3, self.conv2_stride, padding=1)
