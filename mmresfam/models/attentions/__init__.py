@@ -26,6 +26,11 @@ The shared contract
 * Attention maps: the modules with a map to show (``CBAM``, ``SGE``, ``scSE``,
   ``DoubleAttention``, ``SCConv``) follow one protocol, :class:`AttentionMapMixin`
   (``record_attention`` / ``last_attention_map``).
+* Batch size 1 in training: a norm of an attention branch that normalises pooled maps
+  (split attention's ``bn1``, SK's ``attn_reduce``, SCConv's ``k2``, which pools to ``1 x 1``
+  maps smaller than twice its rate) goes through :func:`attention_norm`: with one value per
+  channel, a BatchNorm uses its running statistics instead of raising "Expected more than 1
+  value per channel when training". Norms on full feature maps behave like the backbone's own.
 """
 from .base import *  # noqa: F401,F403
 from .se import *  # noqa: F401,F403

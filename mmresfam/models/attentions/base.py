@@ -1,12 +1,17 @@
-"""What the attention modules share: the attention-map protocol and the reduction-ratio
-argument (see the package docstring)."""
+"""What the attention modules share: the attention-map protocol, the reduction-ratio argument
+and the rule for a norm that sees one value per channel (see the package docstring)."""
 from typing import Optional
 
 import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..utils import check_int_range
 
-__all__ = ['AttentionMapMixin']
+__all__ = ['AttentionMapMixin', 'attention_norm', 'conv_module_forward']
 
 
 class AttentionMapMixin:
@@ -66,3 +71,57 @@ def reduction_arg(owner: str, reduction: Optional[int], default: int,
         name, value = 'reduction', default if reduction is None else reduction
     check_int_range(name, value, 1, high, owner=owner)
     return value
+
+
+def _syncs_across_processes(norm: nn.Module) -> bool:
+    return (isinstance(norm, nn.SyncBatchNorm) and dist.is_available()
+            and dist.is_initialized() and dist.get_world_size() > 1)
+
+
+def attention_norm(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Apply a norm of an attention branch to ``x`` (``(B, C, H, W)``), also when it holds one
+    value per channel.
+
+    The attention branches normalise pooled maps: split attention's ``bn1`` and SK's
+    ``attn_reduce`` norm always see ``(B, C, 1, 1)``, SCConv's ``k2`` norm sees a ``1 x 1``
+    map whenever the feature map is smaller than twice its pooling rate (e.g. the last stage of
+    SCNet at 224 px: 7 x 7 pooled by 4). In training mode a BatchNorm cannot normalise a single
+    value per channel (PyTorch raises "Expected more than 1 value per channel when training";
+    ResNeSt issues #35/#46, timm #911), so a batch of 1 could not be trained.
+
+    Documented behaviour: **when ``B * H * W == 1`` in training mode, a (non-synchronised)
+    BatchNorm normalises with its running statistics and does not update them**, exactly as in
+    eval mode; its affine parameters still get gradients. Every other case (more than one value
+    per channel, eval mode, SyncBN across several processes, GroupNorm, ...) is the norm's own
+    forward. A BN without running statistics (``track_running_stats=False``) cannot do this and
+    raises a ``ValueError`` that says what to change.
+
+    Args:
+        norm (nn.Module): The norm layer (any; only BatchNorm-type layers are special-cased).
+        x (Tensor): Its input, ``(B, C, H, W)``.
+
+    Returns:
+        Tensor: The normalised ``x``.
+    """
+    if (norm.training and isinstance(norm, _BatchNorm) and x.numel() == x.shape[1]
+            and not _syncs_across_processes(norm)):
+        if norm.running_mean is None:
+            raise ValueError(
+                f'{type(norm).__name__} of an attention branch: one value per channel (batch '
+                'of 1 on a 1x1 map) in training mode needs running statistics '
+                '(track_running_stats=True); use a batch size > 1, norm_eval=True, or '
+                'model.eval()')
+        return F.batch_norm(x, norm.running_mean, norm.running_var, norm.weight, norm.bias,
+                            False, 0.0, norm.eps)
+    return norm(x)
+
+
+def conv_module_forward(module: ConvModule, x: torch.Tensor) -> torch.Tensor:
+    """``module(x)`` for a ``ConvModule`` of an attention branch, its norm applied through
+    :func:`attention_norm` (the conv, norm, activation order of ``ConvModule``'s default)."""
+    out = module.conv(x)
+    if module.with_norm:
+        out = attention_norm(module.norm, out)
+    if module.with_activation:
+        out = module.activate(out)
+    return out

@@ -17,7 +17,7 @@ from mmengine.model import BaseModule
 
 from mmresfam.registry import MODELS
 from ..utils import check_channels, check_choice, check_divisible, check_int_range
-from .base import AttentionMapMixin
+from .base import AttentionMapMixin, conv_module_forward
 
 __all__ = ['SCConv']
 
@@ -38,6 +38,13 @@ class SCConv(AttentionMapMixin, BaseModule):
     ``pooling_r`` is pooled with a kernel clipped to its size (a global average), so the module
     also runs on tiny inputs; for sizes >= ``pooling_r`` the pooling is the reference one
     (floor mode).
+
+    Batch size 1 in training: a map smaller than ``2 * pooling_r`` (e.g. SCNet's last stage at
+    224 px, 7 x 7 pooled by 4) is pooled to ``1 x 1``, where ``k2``'s BN sees one value per
+    channel. ``k2`` goes through :func:`~mmresfam.models.attentions.attention_norm`: its BN
+    then normalises with its running statistics (and does not update them) instead of raising
+    "Expected more than 1 value per channel when training". ``k3``/``k4`` see the full map,
+    like the backbone's own norms.
 
     With ``in_channels`` first and ``out_channels=None`` it keeps the input shape (stride 1),
     so it also works as a ResNet ``plugin``. Attention map
@@ -104,7 +111,7 @@ class SCConv(AttentionMapMixin, BaseModule):
         """``sigmoid(x + up(k2(avgpool_r(x))))``, same shape as ``x``."""
         h, w = x.shape[-2:]
         kernel = (min(self.pooling_r, h), min(self.pooling_r, w))
-        small = self.k2(F.avg_pool2d(x, kernel, kernel))
+        small = conv_module_forward(self.k2, F.avg_pool2d(x, kernel, kernel))
         align = None if self.upsample_mode == 'nearest' else False
         up = F.interpolate(small, size=(h, w), mode=self.upsample_mode, align_corners=align)
         return torch.sigmoid(x + up)

@@ -29,16 +29,14 @@ radix-major ``(B, R, C)`` layout; pooling and the weighted sum use the memory-le
 from typing import Iterator, List, Optional, Tuple
 
 import torch
-import torch.distributed as dist
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmresfam.registry import MODELS
 from ..utils import check_divisible, check_int_range, global_avg_pool, weighted_sum
-from .base import reduction_arg
+from .base import attention_norm, reduction_arg
 
 __all__ = [
     'SplitAttentionConv2d', 'RadixMajorSplitAttentionConv2d', 'attention_width',
@@ -67,35 +65,6 @@ def _check_split_attention_args(owner, in_channels, channels, kernel_size, group
     check_divisible('attention width max(in_channels * radix // reduction, 32)', inter,
                     groups, 'groups', owner)
     return inter
-
-
-def _syncs_across_processes(norm: nn.Module) -> bool:
-    return (isinstance(norm, nn.SyncBatchNorm) and dist.is_available()
-            and dist.is_initialized() and dist.get_world_size() > 1)
-
-
-def attention_norm(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Apply the attention-branch norm to pooled vectors ``x`` of shape ``(B, C, 1, 1)``.
-
-    A BatchNorm in training mode cannot normalise a batch of one pooled vector (PyTorch raises
-    "Expected more than 1 value per channel when training"; ResNeSt issues #35/#46, timm #911).
-    Documented behaviour here: **with a batch of 1 in training mode, a (non-synchronised)
-    BatchNorm normalises with its running statistics and does not update them**, exactly as in
-    eval mode; its affine parameters still get gradients. Every other case (batch > 1, eval
-    mode, SyncBN across several processes, GroupNorm, ...) is the norm's own forward. A BN
-    without running statistics (``track_running_stats=False``) cannot do this and raises a
-    ``ValueError`` that says what to change.
-    """
-    if (x.shape[0] == 1 and norm.training and isinstance(norm, _BatchNorm)
-            and not _syncs_across_processes(norm)):
-        if norm.running_mean is None:
-            raise ValueError(
-                'split attention: a batch of 1 in training mode needs the attention BN to keep '
-                'running statistics (track_running_stats=True); use a batch size > 1, '
-                'norm_eval=True, or model.eval()')
-        return F.batch_norm(x, norm.running_mean, norm.running_var, norm.weight, norm.bias,
-                            False, 0.0, norm.eps)
-    return norm(x)
 
 
 def _build_norm(norm_cfg: Optional[dict], channels: int, postfix: int) -> Tuple[str, nn.Module]:
@@ -160,9 +129,10 @@ class SplitAttentionConv2d(_SplitConvMixin, BaseModule):
     With ``in_channels`` first and defaults for everything else (``channels = in_channels``,
     3x3, "same" padding) it is also a conv-replacing MMDetection-style ``plugin``.
 
-    Batch size 1 in training: see :func:`attention_norm` -- the attention BN (``bn1``) then
-    uses its running statistics instead of crashing. (``bn0`` sees ``H * W`` values per
-    channel and is unaffected unless the map is ``1 x 1``.)
+    Batch size 1 in training: the attention BN (``bn1``, on pooled vectors) goes through
+    :func:`~mmresfam.models.attentions.attention_norm`, so it then uses its running statistics
+    instead of crashing. (``bn0`` sees ``H * W`` values per channel, like the backbone's own
+    norms, and is unaffected unless the map is ``1 x 1``.)
 
     Args:
         in_channels (int): Input channels (divisible by ``groups * radix``).

@@ -1,14 +1,19 @@
 """The contract shared by the attention modules (``mmresfam/models/attentions/base.py``): one
-attention-map protocol, one name for the reduction ratio."""
+attention-map protocol, one name for the reduction ratio, one rule for a norm on one value per
+channel (batch of 1 in training)."""
+import copy
 import inspect
 
 import pytest
 import torch
+import torch.nn as nn
+from mmcv.cnn import ConvModule
 from mmpretrain.models.utils import SELayer
 
 from mmresfam.models import attentions
-from mmresfam.models.attentions import (CBAM, SCConv, SE, SGE, AttentionMapMixin,
-                                        DoubleAttention, SplitAttentionConv2d, scSE)
+from mmresfam.models.attentions import (CBAM, SCConv, SE, SGE, SK, AttentionMapMixin,
+                                        DoubleAttention, SplitAttentionConv2d, attention_norm,
+                                        conv_module_forward, scSE)
 from mmresfam.registry import MODELS
 
 
@@ -108,3 +113,106 @@ def test_both_names_is_an_error(build, match):
 def test_an_alias_is_checked_under_its_own_name():
     with pytest.raises(ValueError, match=r'SE: ratio must be an integer in \[1, 8\], got 16'):
         SE(8, ratio=16)
+
+
+# batch of 1 in training: the norms of attention branches on one value per channel
+def test_attention_norm_uses_running_stats_for_one_value_per_channel():
+    torch.manual_seed(0)
+    bn = nn.BatchNorm2d(4).train()
+    bn.running_mean.normal_()
+    bn.running_var.uniform_(0.5, 2)
+    for x in (torch.randn(1, 4, 1, 1), torch.randn(1, 4, 1, 1, dtype=torch.float64)):
+        bn = bn.to(x.dtype)
+        before = bn.running_mean.clone()
+        out = attention_norm(bn, x)
+        torch.testing.assert_close(out, (x - bn.running_mean.view(1, 4, 1, 1)) / torch.sqrt(
+            bn.running_var.view(1, 4, 1, 1) + bn.eps) * bn.weight.view(1, 4, 1, 1)
+            + bn.bias.view(1, 4, 1, 1))
+        assert torch.equal(bn.running_mean, before) and bn.num_batches_tracked.item() == 0
+    # more than one value per channel: the norm's own forward (batch statistics, updated)
+    for shape in ((2, 4, 1, 1), (1, 4, 2, 1)):
+        x = torch.randn(shape, dtype=torch.float64)
+        ref = copy.deepcopy(bn)
+        torch.testing.assert_close(attention_norm(bn, x), ref(x))
+        torch.testing.assert_close(bn.running_mean, ref.running_mean)
+    assert bn.num_batches_tracked.item() == 2
+
+
+def test_attention_norm_leaves_other_norms_alone():
+    gn = nn.GroupNorm(2, 4)
+    x = torch.randn(1, 4, 1, 1)
+    torch.testing.assert_close(attention_norm(gn, x), gn(x))
+    bn = nn.BatchNorm2d(4).eval()
+    torch.testing.assert_close(attention_norm(bn, x), bn(x))
+
+
+def test_conv_module_forward_is_the_module_forward():
+    m = ConvModule(4, 6, 1, norm_cfg=dict(type='BN'), act_cfg=dict(type='ReLU')).train()
+    ref = copy.deepcopy(m)
+    x = torch.randn(3, 4, 2, 2)
+    torch.testing.assert_close(conv_module_forward(m, x), ref(x))
+    torch.testing.assert_close(m.norm.running_var, ref.norm.running_var)
+    bare = ConvModule(4, 6, 1, act_cfg=None)
+    torch.testing.assert_close(conv_module_forward(bare, x), bare(x))
+
+
+@pytest.mark.parametrize('cls, kwargs, size, norm', [
+    (SK, dict(min_channels=8), 5, 'attn_reduce.bn'),
+    (SCConv, dict(), 7, 'k2.bn'),         # 7x7 pooled by 4: 1x1, as SCNet's last stage at 224
+    (SplitAttentionConv2d, dict(), 5, 'bn1'),
+])
+def test_attention_branch_norm_at_batch_1(cls, kwargs, size, norm):
+    """Training with a batch of 1 works; the attention-branch BN then equals its eval-mode
+    self (running statistics, not updated) and still gets gradients; the other BNs train."""
+    torch.manual_seed(0)
+    m = cls(16, **kwargs).train()
+    branch_bn = m.get_submodule(norm)
+    with torch.no_grad():
+        branch_bn.running_mean.normal_()
+        branch_bn.running_var.uniform_(0.5, 2)
+    x = torch.randn(1, 16, size, size)
+    out = m(x)
+    out.square().sum().backward()
+    assert branch_bn.num_batches_tracked.item() == 0
+    assert branch_bn.weight.grad.abs().sum() > 0
+    others = [b for b in m.modules() if isinstance(b, nn.BatchNorm2d) and b is not branch_bn]
+    assert others and all(b.num_batches_tracked.item() == 1 for b in others)
+    ref = copy.deepcopy(m)
+    ref.get_submodule(norm).eval()  # the other norms still use the batch's statistics
+    torch.testing.assert_close(out, ref(x))
+
+
+def test_batch_1_without_running_stats_is_a_clear_error():
+    m = SK(16, min_channels=8, norm_cfg=dict(type='BN', track_running_stats=False)).train()
+    with pytest.raises(ValueError, match='one value per channel .* batch size > 1'):
+        m(torch.randn(1, 16, 4, 4))
+
+
+def _smallest_backbone(name):
+    cls = MODELS.get(name)
+    if name == 'ResidualAttentionNet':
+        return dict(type=f'mmresfam.{name}', arch='attention56-cifar')
+    return dict(type=f'mmresfam.{name}', depth=min(cls.arch_settings))
+
+
+@pytest.mark.parametrize('name', ['ResNeSt', 'SKNet', 'SCNet'])
+def test_backbone_trains_one_step_at_batch_1(name):
+    """The families whose blocks hold an attention-branch norm: one SGD step with a batch of
+    1 (at 64 px SCNet's last two stages are 4x4 and 2x2, pooled to 1x1 by its calibration
+    branch; SK's and split attention's branches always pool to 1x1)."""
+    torch.manual_seed(0)
+    model = MODELS.build(_smallest_backbone(name)).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss = model(torch.randn(1, 3, 64, 64))[-1].square().mean()
+    loss.backward()
+    opt.step()
+    after = model.state_dict()
+    assert all(torch.isfinite(v).all() for v in after.values())
+    changed = {k for k in before if not torch.equal(after[k], before[k])}
+    assert any(k.startswith('layer4.') and k.endswith('weight') for k in changed)
+    counts = {k[:-len('.num_batches_tracked')]: int(v) for k, v in after.items()
+              if k.endswith('num_batches_tracked')}
+    branch = [k for k in counts if k.endswith(('attn_reduce.bn', 'k2.bn', 'conv2.bn1'))]
+    assert branch and any(counts[k] == 0 for k in branch)  # running statistics used, kept
+    assert all(counts[k] == 1 for k in counts if k.startswith('layer4.') and k not in branch)
