@@ -13,12 +13,13 @@ from mmengine.model import BaseModule
 
 from mmresfam.registry import MODELS
 from ..utils import check_channels, check_int_range
+from .base import AttentionMapMixin
 
 __all__ = ['CBAM']
 
 
 @MODELS.register_module()
-class CBAM(BaseModule):
+class CBAM(AttentionMapMixin, BaseModule):
     """Convolutional Block Attention Module; keeps the input shape.
 
     Paper: Woo et al., "CBAM: Convolutional Block Attention Module", ECCV 2018
@@ -32,9 +33,8 @@ class CBAM(BaseModule):
     the module works as an MMDetection/mmresfam ResNet ``plugin`` (abbreviation ``cbam``);
     the paper puts it after the last norm of the residual branch (``position='after_conv3'``).
 
-    Visualisation: set ``record_attention = True`` and every forward stores the spatial gate,
-    detached, with shape ``(B, 1, H, W)`` and values in ``(0, 1)``, in ``last_attention_map``.
-    Nothing is stored while it is False (the default).
+    Attention map (:class:`~mmresfam.models.attentions.AttentionMapMixin`): the spatial gate,
+    ``(B, 1, H, W)``, values in ``(0, 1)``.
 
     Args:
         in_channels (int): Input (= output) channels ``C``.
@@ -79,8 +79,6 @@ class CBAM(BaseModule):
         self.spatial_conv = ConvModule(
             2, 1, spatial_kernel, padding=spatial_kernel // 2, bias=spatial_norm_cfg is None,
             norm_cfg=spatial_norm_cfg, act_cfg=None)
-        self.record_attention = False
-        self.last_attention_map = None
 
     def channel_gate(self, x: torch.Tensor) -> torch.Tensor:
         """Channel attention weights in ``(0, 1)``, shape ``(B, C, 1, 1)``."""
@@ -97,6 +95,5 @@ class CBAM(BaseModule):
         check_channels(x.shape[1], self.in_channels, type(self).__name__)
         x = x * self.channel_gate(x)
         gate = self.spatial_gate(x)
-        if self.record_attention:
-            self.last_attention_map = gate.detach()
+        self._store_map(gate)
         return x * gate

@@ -20,12 +20,13 @@ from mmengine.model import BaseModule
 
 from mmresfam.registry import MODELS
 from ..utils import check_channels, check_int_range
+from .base import AttentionMapMixin
 
 __all__ = ['DoubleAttention']
 
 
 @MODELS.register_module()
-class DoubleAttention(BaseModule):
+class DoubleAttention(AttentionMapMixin, BaseModule):
     """A2 double-attention block; keeps the input shape and returns ``x + Z``.
 
     Paper: Chen et al., "A^2-Nets: Double Attention Networks", NeurIPS 2018 (arXiv 1810.11579).
@@ -44,10 +45,10 @@ class DoubleAttention(BaseModule):
     Use it as a plugin at ``position='after_conv3'`` (or ``after_conv2``) of the last stages,
     where the paper puts its A2 blocks.
 
-    Visualisation: set ``record_attention = True`` and every forward stores the gather maps
-    ``softmax(B)``, detached, with shape ``(B, c_n, H, W)`` (each map sums to 1 over positions)
-    in ``last_attention_map`` and the distribution maps ``softmax(V)`` (same shape, sum 1 over
-    the ``c_n`` channels) in ``last_distribution_map``. Nothing is stored while it is False.
+    Attention maps (:class:`~mmresfam.models.attentions.AttentionMapMixin`): the gather maps
+    ``softmax(B)``, ``(B, c_n, H, W)`` (each map sums to 1 over positions), in
+    ``last_attention_map``, and the distribution maps ``softmax(V)`` (same shape, sum 1 over
+    the ``c_n`` channels) in ``last_distribution_map``.
 
     Args:
         in_channels (int): Input (= output) channels ``C``.
@@ -65,6 +66,7 @@ class DoubleAttention(BaseModule):
     """
 
     _abbr_ = 'a2'
+    last_distribution_map = None
 
     def __init__(self,
                  in_channels: int,
@@ -94,9 +96,6 @@ class DoubleAttention(BaseModule):
         self.reconstruct = ConvModule(c_m, in_channels, 1, bias=norm_cfg is None,
                                       norm_cfg=norm_cfg, act_cfg=None) if reconstruct else None
         self._zero_reconstruction()
-        self.record_attention = False
-        self.last_attention_map = None
-        self.last_distribution_map = None
 
     def _zero_reconstruction(self):
         if not self.zero_init:
@@ -123,9 +122,8 @@ class DoubleAttention(BaseModule):
         check_channels(x.shape[1], self.in_channels, type(self).__name__)
         b, _, h, w = x.shape
         gather, distribute = self.attention_maps(x)
-        if self.record_attention:
-            self.last_attention_map = gather.detach()
-            self.last_distribution_map = distribute.detach()
+        self._store_map(gather)
+        self._store_map(distribute, 'last_distribution_map')
         feats = self.conv_a(x).flatten(2)                                    # (B, c_m, HW)
         descriptors = torch.bmm(feats, gather.flatten(2).transpose(1, 2))    # (B, c_m, c_n)
         z = torch.bmm(descriptors, distribute.flatten(2)).view(b, self.c_m, h, w)

@@ -17,12 +17,13 @@ from mmengine.model import BaseModule
 
 from mmresfam.registry import MODELS
 from ..utils import check_channels, check_choice, check_divisible, check_int_range
+from .base import AttentionMapMixin, conv_module_forward
 
 __all__ = ['SCConv']
 
 
 @MODELS.register_module()
-class SCConv(BaseModule):
+class SCConv(AttentionMapMixin, BaseModule):
     """Self-calibrated convolution: a drop-in replacement for a 3x3 conv-BN-ReLU.
 
     Paper: Liu, Hou, Cheng, Wang and Feng, "Improving Convolutional Networks with
@@ -38,9 +39,17 @@ class SCConv(BaseModule):
     also runs on tiny inputs; for sizes >= ``pooling_r`` the pooling is the reference one
     (floor mode).
 
+    Batch size 1 in training: a map smaller than ``2 * pooling_r`` (e.g. SCNet's last stage at
+    224 px, 7 x 7 pooled by 4) is pooled to ``1 x 1``, where ``k2``'s BN sees one value per
+    channel. ``k2`` goes through :func:`~mmresfam.models.attentions.attention_norm`: its BN
+    then normalises with its running statistics (and does not update them) instead of raising
+    "Expected more than 1 value per channel when training". ``k3``/``k4`` see the full map,
+    like the backbone's own norms.
+
     With ``in_channels`` first and ``out_channels=None`` it keeps the input shape (stride 1),
-    so it also works as a ResNet ``plugin``. Set ``record_attention = True`` to store the
-    calibration gate (detached, ``(B, in_channels, H, W)``) in ``last_attention_map``.
+    so it also works as a ResNet ``plugin``. Attention map
+    (:class:`~mmresfam.models.attentions.AttentionMapMixin`): the calibration gate,
+    ``(B, in_channels, H, W)``.
 
     Args:
         in_channels (int): Input channels.
@@ -88,8 +97,6 @@ class SCConv(BaseModule):
         self.out_channels = out_channels
         self.pooling_r = pooling_r
         self.upsample_mode = upsample_mode
-        self.record_attention = False
-        self.last_attention_map = None
 
         def conv(cin, cout, s, act):
             return ConvModule(cin, cout, 3, stride=s, padding=dilation, dilation=dilation,
@@ -104,7 +111,7 @@ class SCConv(BaseModule):
         """``sigmoid(x + up(k2(avgpool_r(x))))``, same shape as ``x``."""
         h, w = x.shape[-2:]
         kernel = (min(self.pooling_r, h), min(self.pooling_r, w))
-        small = self.k2(F.avg_pool2d(x, kernel, kernel))
+        small = conv_module_forward(self.k2, F.avg_pool2d(x, kernel, kernel))
         align = None if self.upsample_mode == 'nearest' else False
         up = F.interpolate(small, size=(h, w), mode=self.upsample_mode, align_corners=align)
         return torch.sigmoid(x + up)
@@ -112,6 +119,5 @@ class SCConv(BaseModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_channels(x.shape[1], self.in_channels, type(self).__name__)
         gate = self.calibration(x)
-        if self.record_attention:
-            self.last_attention_map = gate.detach()
+        self._store_map(gate)
         return self.k4(self.k3(x) * gate)

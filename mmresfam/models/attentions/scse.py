@@ -13,13 +13,14 @@ from mmengine.model import BaseModule
 
 from mmresfam.registry import MODELS
 from ..utils import check_channels, check_choice, check_int_range
+from .base import AttentionMapMixin
 from .se import SE
 
 __all__ = ['scSE']
 
 
 @MODELS.register_module()
-class scSE(BaseModule):  # noqa: N801 (the paper's spelling, also the registered name)
+class scSE(AttentionMapMixin, BaseModule):  # noqa: N801 (the paper's spelling, also the registered name)
     """Concurrent spatial and channel squeeze & excitation; keeps the input shape.
 
     Paper: Roy, Navab and Wachinger, "Concurrent Spatial and Channel 'Squeeze & Excitation' in
@@ -34,9 +35,8 @@ class scSE(BaseModule):  # noqa: N801 (the paper's spelling, also the registered
     With ``in_channels`` as first argument it works as an MMDetection/mmresfam ResNet
     ``plugin`` (abbreviation ``scse``).
 
-    Visualisation: set ``record_attention = True`` and every forward stores the spatial (sSE)
-    gate, detached, with shape ``(B, 1, H, W)`` in ``last_attention_map``. Nothing is stored
-    while it is False (the default).
+    Attention map (:class:`~mmresfam.models.attentions.AttentionMapMixin`): the spatial (sSE)
+    gate, ``(B, 1, H, W)``.
 
     Args:
         in_channels (int): Input (= output) channels ``C``.
@@ -61,8 +61,6 @@ class scSE(BaseModule):  # noqa: N801 (the paper's spelling, also the registered
         self.cse = SE(in_channels, reduction=reduction,
                       squeeze_channels=max(in_channels // reduction, 1))
         self.sse = ConvModule(in_channels, 1, 1, act_cfg=None)
-        self.record_attention = False
-        self.last_attention_map = None
 
     def spatial_gate(self, x: torch.Tensor) -> torch.Tensor:
         """The sSE gate in ``(0, 1)``, shape ``(B, 1, H, W)``."""
@@ -71,8 +69,7 @@ class scSE(BaseModule):  # noqa: N801 (the paper's spelling, also the registered
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_channels(x.shape[1], self.in_channels, type(self).__name__)
         s_gate = self.spatial_gate(x)
-        if self.record_attention:
-            self.last_attention_map = s_gate.detach()
+        self._store_map(s_gate)
         channel = x * self.cse.channel_weights(x)
         spatial = x * s_gate
         if self.fusion == 'max':

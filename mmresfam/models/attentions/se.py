@@ -15,6 +15,7 @@ from mmpretrain.models.utils import make_divisible
 
 from mmresfam.registry import MODELS
 from ..utils import check_channels, check_choice, check_int_range
+from .base import reduction_arg
 
 __all__ = ['SE', 'SE_GATES']
 
@@ -38,12 +39,14 @@ class SE(BaseModule):
 
     The parameters are ``conv1.conv.{weight,bias}`` and ``conv2.conv.{weight,bias}``, the keys of
     mmpretrain's ``SELayer``, so its weights load one-to-one (timm's ``SEModule`` ``fc1``/``fc2``
-    map onto ``conv1.conv``/``conv2.conv``). With ``in_channels`` as first argument it also works
-    as an MMDetection-style ResNet ``plugin``.
+    map onto ``conv1.conv``/``conv2.conv``). It stands in for ``SELayer``, so ``SELayer``'s name
+    for the reduction ratio, ``ratio``, is accepted too (give one of the two). With
+    ``in_channels`` as first argument it also works as an MMDetection-style ResNet ``plugin``.
 
     Args:
         in_channels (int): Input (= output) channels ``C``.
-        reduction (int): Reduction ratio ``r``, in ``[1, in_channels]``. Default: 16.
+        reduction (int, optional): Reduction ratio ``r``, in ``[1, in_channels]``.
+            Default: None, i.e. 16.
         squeeze_channels (int, optional): Squeezed width ``S``; overrides ``reduction`` and
             ``divisor``. Default: None.
         divisor (int): ``S`` is rounded to a multiple of this. Default: 8.
@@ -53,24 +56,27 @@ class SE(BaseModule):
         act_cfg (dict): Activation between the two convs. Default: ``dict(type='ReLU')``.
         conv_cfg (dict, optional): Conv config of the two 1x1 convs. Default: None.
         init_cfg (dict, optional): Initialisation config. Default: None.
+        ratio (int, optional): MMPreTrain ``SELayer``'s name for ``reduction``; give at most
+            one of the two. Default: None.
     """
 
     _abbr_ = 'se'
 
     def __init__(self,
                  in_channels: int,
-                 reduction: int = 16,
+                 reduction: Optional[int] = None,
                  squeeze_channels: Optional[int] = None,
                  divisor: int = 8,
                  gate: str = 'sigmoid',
                  bias: bool = True,
                  act_cfg: dict = dict(type='ReLU'),
                  conv_cfg: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 ratio: Optional[int] = None):
         super().__init__(init_cfg=init_cfg)
         owner = type(self).__name__
         check_int_range('in_channels', in_channels, 1, owner=owner)
-        check_int_range('reduction', reduction, 1, in_channels, owner=owner)
+        reduction = reduction_arg(owner, reduction, 16, 'ratio', ratio, high=in_channels)
         check_int_range('divisor', divisor, 1, owner=owner)
         check_choice('gate', gate, SE_GATES, owner)
         if squeeze_channels is None:

@@ -15,12 +15,13 @@ from mmengine.model import BaseModule
 
 from mmresfam.registry import MODELS
 from ..utils import check_channels, check_divisible, check_int_range
+from .base import AttentionMapMixin
 
 __all__ = ['SGE']
 
 
 @MODELS.register_module()
-class SGE(BaseModule):
+class SGE(AttentionMapMixin, BaseModule):
     """Spatial Group-wise Enhance; keeps the input shape.
 
     Paper: Li, Hu and Yang, "Spatial Group-wise Enhance", arXiv 1905.09646 (2019); reference
@@ -28,20 +29,23 @@ class SGE(BaseModule):
 
     For each group ``g`` with features ``x_g`` (``C / G`` channels):
     ``c_i = <mean_hw(x_g), x_g(i)>`` at every position ``i``, ``c`` is normalised over the
-    positions (zero mean, unit standard deviation, ``eps`` added to the std), ``a = weight_g *
+    ``m = H * W`` positions, ``c_hat = (c - mean(c)) / (std(c) + eps)``, ``a = weight_g *
     c_hat + bias_g`` and ``out_g = x_g * sigmoid(a)``. ``weight`` starts at 0 and ``bias`` at 1
     (the paper's initialisation), so a new SGE multiplies its input by ``sigmoid(1)``.
 
-    The std is the population one (``correction=0``); the reference code uses the unbiased
-    std, which is NaN on a 1x1 map (e.g. the last stage of a small-input network). Here a 1x1
-    map gets ``c_hat = 0``, i.e. the gate ``sigmoid(bias_g)``.
+    ``std`` is the unbiased one (divisor ``m - 1``), as in the reference code, so that weights
+    trained there give the same function here (the paper's formula divides by ``m``; on a
+    9 x 11 map the two gates differ by up to ~7e-3). The reference is undefined on a 1 x 1 map
+    (``m - 1 = 0``: NaN, e.g. the last stage of a small-input network); there, and only there,
+    ``c - mean(c)`` is 0 and this module gives ``c_hat = 0``, i.e. the gate
+    ``sigmoid(bias_g)``, with finite gradients.
 
     With ``in_channels`` as first argument the module works as an MMDetection/mmresfam ResNet
     ``plugin`` (abbreviation ``sge``; the paper places it after the last norm,
     ``position='after_conv3'``).
 
-    Visualisation: set ``record_attention = True`` and every forward stores the gates, detached,
-    with shape ``(B, G, H, W)`` in ``last_attention_map``. Nothing is stored while it is False.
+    Attention map (:class:`~mmresfam.models.attentions.AttentionMapMixin`): the gates,
+    ``(B, G, H, W)``.
 
     Args:
         in_channels (int): Input (= output) channels ``C``; must be divisible by ``groups``.
@@ -64,8 +68,6 @@ class SGE(BaseModule):
         self.eps = eps
         self.weight = nn.Parameter(torch.zeros(1, groups, 1, 1))
         self.bias = nn.Parameter(torch.ones(1, groups, 1, 1))
-        self.record_attention = False
-        self.last_attention_map = None
 
     def gates(self, x: torch.Tensor) -> torch.Tensor:
         """The per-group gates in ``(0, 1)``, shape ``(B, G, H, W)``."""
@@ -74,14 +76,13 @@ class SGE(BaseModule):
         xg = x.reshape(b, self.groups, -1, h, w)
         sim = (xg * xg.mean(dim=(3, 4), keepdim=True)).sum(dim=2)       # (B, G, H, W)
         sim = sim - sim.mean(dim=(2, 3), keepdim=True)
-        std = sim.std(dim=(2, 3), keepdim=True, correction=0)
-        sim = sim / (std + self.eps)
+        if h * w > 1:  # the reference's (unbiased) std is NaN on a 1x1 map, where sim is 0
+            sim = sim / (sim.std(dim=(2, 3), keepdim=True, correction=1) + self.eps)
         return torch.sigmoid(sim * self.weight + self.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate = self.gates(x)
-        if self.record_attention:
-            self.last_attention_map = gate.detach()
+        self._store_map(gate)
         b, _, h, w = x.shape
         out = x.reshape(b, self.groups, -1, h, w) * gate.unsqueeze(2)
         return out.reshape(x.shape)

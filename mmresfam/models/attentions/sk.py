@@ -17,6 +17,7 @@ from mmengine.model import BaseModule
 from mmresfam.registry import MODELS
 from ..utils import (check_channels, check_divisible, check_int_range, global_avg_pool,
                      weighted_sum)
+from .base import conv_module_forward
 
 __all__ = ['SK']
 
@@ -38,8 +39,13 @@ class SK(BaseModule):
     ``skresnet*``/``skresnext*`` weights convert one-to-one.
 
     With ``in_channels`` first and ``out_channels=None`` it keeps the input shape, so it can be
-    used as a ResNet ``plugin`` too. Note: its attention BN sees ``(B, C, 1, 1)`` vectors, so
-    in training mode the batch must have more than one sample.
+    used as a ResNet ``plugin`` too.
+
+    Batch size 1 in training: the attention norm (``attn_reduce``, on pooled ``(B, C, 1, 1)``
+    vectors) goes through :func:`~mmresfam.models.attentions.attention_norm`, so with a batch
+    of 1 it normalises with its running statistics (and does not update them) instead of
+    raising "Expected more than 1 value per channel when training". The branch norms see
+    ``H * W`` values per channel, like the backbone's own norms.
 
     Args:
         in_channels (int): Input channels.
@@ -126,6 +132,6 @@ class SK(BaseModule):
         feats = torch.cat(outs, dim=1).view(x.shape[0], self.num_branches, *outs[0].shape[1:])
         # fuse + squeeze: GAP of the branch sum == sum of the branch GAPs (cheaper)
         squeezed = global_avg_pool(feats).sum(dim=1)
-        logits = self.attn_select(self.attn_reduce(squeezed))
+        logits = self.attn_select(conv_module_forward(self.attn_reduce, squeezed))
         weights = logits.view(x.shape[0], self.num_branches, self.out_channels, 1, 1)
         return weighted_sum(feats, weights.softmax(dim=1))

@@ -29,15 +29,14 @@ radix-major ``(B, R, C)`` layout; pooling and the weighted sum use the memory-le
 from typing import Iterator, List, Optional, Tuple
 
 import torch
-import torch.distributed as dist
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmresfam.registry import MODELS
 from ..utils import check_divisible, check_int_range, global_avg_pool, weighted_sum
+from .base import attention_norm, reduction_arg
 
 __all__ = [
     'SplitAttentionConv2d', 'RadixMajorSplitAttentionConv2d', 'attention_width',
@@ -45,57 +44,27 @@ __all__ = [
 ]
 
 
-def attention_width(in_channels: int, radix: int, reduction_factor: int,
+def attention_width(in_channels: int, radix: int, reduction: int,
                     min_channels: int = 32) -> int:
-    """The paper's attention (``fc1``) width: ``max(in_channels * radix // reduction_factor,
+    """The paper's attention (``fc1``) width: ``max(in_channels * radix // reduction,
     min_channels)``."""
-    return max(in_channels * radix // reduction_factor, min_channels)
+    return max(in_channels * radix // reduction, min_channels)
 
 
 def _check_split_attention_args(owner, in_channels, channels, kernel_size, groups, radix,
-                                reduction_factor):
+                                reduction):
     check_int_range('in_channels', in_channels, 1, owner=owner)
     check_int_range('channels', channels, 1, owner=owner)
     check_int_range('kernel_size', kernel_size, 1, owner=owner)
     check_int_range('groups', groups, 1, owner=owner)
     check_int_range('radix', radix, 1, owner=owner)
-    check_int_range('reduction_factor', reduction_factor, 1, owner=owner)
     # the split conv has groups * radix groups on both its input and its radix * channels output
     check_divisible('in_channels', in_channels, groups * radix, 'groups * radix', owner)
     check_divisible('channels', channels, groups, 'groups', owner)
-    inter = attention_width(in_channels, radix, reduction_factor)
-    check_divisible('attention width max(in_channels * radix // reduction_factor, 32)', inter,
+    inter = attention_width(in_channels, radix, reduction)
+    check_divisible('attention width max(in_channels * radix // reduction, 32)', inter,
                     groups, 'groups', owner)
     return inter
-
-
-def _syncs_across_processes(norm: nn.Module) -> bool:
-    return (isinstance(norm, nn.SyncBatchNorm) and dist.is_available()
-            and dist.is_initialized() and dist.get_world_size() > 1)
-
-
-def attention_norm(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Apply the attention-branch norm to pooled vectors ``x`` of shape ``(B, C, 1, 1)``.
-
-    A BatchNorm in training mode cannot normalise a batch of one pooled vector (PyTorch raises
-    "Expected more than 1 value per channel when training"; ResNeSt issues #35/#46, timm #911).
-    Documented behaviour here: **with a batch of 1 in training mode, a (non-synchronised)
-    BatchNorm normalises with its running statistics and does not update them**, exactly as in
-    eval mode; its affine parameters still get gradients. Every other case (batch > 1, eval
-    mode, SyncBN across several processes, GroupNorm, ...) is the norm's own forward. A BN
-    without running statistics (``track_running_stats=False``) cannot do this and raises a
-    ``ValueError`` that says what to change.
-    """
-    if (x.shape[0] == 1 and norm.training and isinstance(norm, _BatchNorm)
-            and not _syncs_across_processes(norm)):
-        if norm.running_mean is None:
-            raise ValueError(
-                'split attention: a batch of 1 in training mode needs the attention BN to keep '
-                'running statistics (track_running_stats=True); use a batch size > 1, '
-                'norm_eval=True, or model.eval()')
-        return F.batch_norm(x, norm.running_mean, norm.running_var, norm.weight, norm.bias,
-                            False, 0.0, norm.eps)
-    return norm(x)
 
 
 def _build_norm(norm_cfg: Optional[dict], channels: int, postfix: int) -> Tuple[str, nn.Module]:
@@ -108,13 +77,14 @@ class _SplitConvMixin:
     """The split convolution (``conv`` -> ``bn0`` -> ReLU) shared by both forms."""
 
     def _build_split_conv(self, in_channels, channels, kernel_size, stride, padding, dilation,
-                          groups, radix, reduction_factor, conv_cfg, norm_cfg):
+                          groups, radix, reduction, reduction_factor, conv_cfg, norm_cfg):
         """Check the arguments, keep them as attributes, build ``conv``/``bn0``/ReLU and
         return the attention width."""
         channels = in_channels if channels is None else channels
+        owner = type(self).__name__
+        reduction = reduction_arg(owner, reduction, 4, 'reduction_factor', reduction_factor)
         inter_channels = _check_split_attention_args(
-            type(self).__name__, in_channels, channels, kernel_size, groups, radix,
-            reduction_factor)
+            owner, in_channels, channels, kernel_size, groups, radix, reduction)
         self.in_channels = in_channels
         self.channels = channels
         self.groups = groups
@@ -159,9 +129,10 @@ class SplitAttentionConv2d(_SplitConvMixin, BaseModule):
     With ``in_channels`` first and defaults for everything else (``channels = in_channels``,
     3x3, "same" padding) it is also a conv-replacing MMDetection-style ``plugin``.
 
-    Batch size 1 in training: see :func:`attention_norm` -- the attention BN (``bn1``) then
-    uses its running statistics instead of crashing. (``bn0`` sees ``H * W`` values per
-    channel and is unaffected unless the map is ``1 x 1``.)
+    Batch size 1 in training: the attention BN (``bn1``, on pooled vectors) goes through
+    :func:`~mmresfam.models.attentions.attention_norm`, so it then uses its running statistics
+    instead of crashing. (``bn0`` sees ``H * W`` values per channel, like the backbone's own
+    norms, and is unaffected unless the map is ``1 x 1``.)
 
     Args:
         in_channels (int): Input channels (divisible by ``groups * radix``).
@@ -174,14 +145,16 @@ class SplitAttentionConv2d(_SplitConvMixin, BaseModule):
         dilation (int): Dilation of the split conv. Default: 1.
         groups (int): Cardinality ``K`` (>= 1). Default: 1.
         radix (int): Radix ``R`` (>= 1); 1 gives a sigmoid (SE-like) gate. Default: 2.
-        reduction_factor (int): Attention width is
-            ``max(in_channels * radix // reduction_factor, 32)`` (must be divisible by
-            ``groups``). Default: 4.
+        reduction (int, optional): Reduction ratio ``r``: the attention width is
+            ``max(in_channels * radix // r, 32)`` (must be divisible by ``groups``).
+            Default: None, i.e. 4.
         conv_cfg (dict, optional): Config of the split conv (``fc1``/``fc2`` are plain 1x1
             convs). Default: None (``nn.Conv2d``).
         norm_cfg (dict, optional): Config of ``bn0`` and ``bn1``; None for no norm (then both
             are identities, as the official code allows). Default: ``dict(type='BN')``.
         init_cfg (dict, optional): mmengine initialisation config. Default: None.
+        reduction_factor (int, optional): The name MMPreTrain, MMDetection and the official
+            code give ``reduction``; give at most one of the two. Default: None.
     """
 
     def __init__(self,
@@ -193,14 +166,15 @@ class SplitAttentionConv2d(_SplitConvMixin, BaseModule):
                  dilation: int = 1,
                  groups: int = 1,
                  radix: int = 2,
-                 reduction_factor: int = 4,
+                 reduction: Optional[int] = None,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: Optional[dict] = dict(type='BN'),
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 reduction_factor: Optional[int] = None):
         super().__init__(init_cfg=init_cfg)
         channels, inter_channels = self._build_split_conv(
             in_channels, channels, kernel_size, stride, padding, dilation, groups, radix,
-            reduction_factor, conv_cfg, norm_cfg)
+            reduction, reduction_factor, conv_cfg, norm_cfg)
         self.fc1 = nn.Conv2d(channels, inter_channels, 1, groups=groups)
         self.norm1_name, norm1 = _build_norm(norm_cfg, inter_channels, 1)
         self.add_module(self.norm1_name, norm1)
@@ -282,14 +256,15 @@ class RadixMajorSplitAttentionConv2d(_SplitConvMixin, BaseModule):
                  dilation: int = 1,
                  groups: int = 1,
                  radix: int = 2,
-                 reduction_factor: int = 4,
+                 reduction: Optional[int] = None,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: Optional[dict] = dict(type='BN'),
-                 init_cfg: Optional[dict] = None):
+                 init_cfg: Optional[dict] = None,
+                 reduction_factor: Optional[int] = None):
         super().__init__(init_cfg=init_cfg)
         channels, inter_channels = self._build_split_conv(
             in_channels, channels, kernel_size, stride, padding, dilation, groups, radix,
-            reduction_factor, conv_cfg, norm_cfg)
+            reduction, reduction_factor, conv_cfg, norm_cfg)
         self.attention = nn.ModuleList(
             _CardinalGroupAttention(channels // groups, inter_channels // groups, radix,
                                     norm_cfg) for _ in range(groups))

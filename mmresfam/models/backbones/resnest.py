@@ -103,7 +103,7 @@ class ResNeStBottleneck(_Bottleneck):
             self.mid_channels, self.mid_channels, kernel_size=3,
             stride=1 if self.avd_position else self.conv2_stride,
             padding=self.dilation, dilation=self.dilation, groups=self.groups,
-            radix=self.radix, reduction_factor=self.reduction_factor,
+            radix=self.radix, reduction=self.reduction_factor,
             conv_cfg=self.spatial_conv_cfg, norm_cfg=self.norm_cfg)
         return conv, None
 

@@ -10,8 +10,10 @@ from mmresfam.registry import MODELS
 from test_models._helpers import assert_compiles_and_records
 
 
-def _reference(m, x):
-    """Group by group, position by position, as in the paper (population std)."""
+def _reference(m, x, unbiased=True):
+    """Group by group, position by position: the formula of the reference code
+    (implus/PytorchInsight ``SpatialGroupEnhance``), whose std over the ``m = H * W`` positions
+    divides by ``m - 1``; ``unbiased=False`` divides by ``m`` (the paper's formula)."""
     b, c, h, w = x.shape
     cg = c // m.groups
     out = torch.empty_like(x)
@@ -21,7 +23,8 @@ def _reference(m, x):
         sim = torch.einsum('bc,bchw->bhw', desc, xg)         # dot product at every position
         flat = sim.flatten(1)
         mean = flat.mean(1)[:, None, None]
-        std = ((flat - flat.mean(1, keepdim=True)) ** 2).mean(1).sqrt()[:, None, None]
+        squares = ((flat - flat.mean(1, keepdim=True)) ** 2).sum(1)
+        std = (squares / (h * w - (1 if unbiased else 0))).sqrt()[:, None, None]
         norm = (sim - mean) / (std + m.eps)
         gate = torch.sigmoid(norm * m.weight[0, g, 0, 0] + m.bias[0, g, 0, 0])
         out[:, g * cg:(g + 1) * cg] = xg * gate[:, None]
@@ -29,7 +32,7 @@ def _reference(m, x):
 
 
 @pytest.mark.parametrize('channels, groups', [(32, 8), (16, 16), (12, 1), (64, 64)])
-def test_sge_matches_paper_equations(channels, groups):
+def test_sge_matches_reference_formula(channels, groups):
     torch.manual_seed(0)
     m = MODELS.build(dict(type='mmresfam.SGE', in_channels=channels, groups=groups))
     with torch.no_grad():
@@ -40,6 +43,21 @@ def test_sge_matches_paper_equations(channels, groups):
         out = m(x)
     assert out.shape == x.shape
     torch.testing.assert_close(out, _reference(m, x), atol=1e-5, rtol=1e-4)
+
+
+def test_sge_uses_the_unbiased_std_of_the_reference_code():
+    """On a 9x11 map (fp64) SGE equals the reference formula to rounding, and the paper's
+    population std would differ measurably (so the comparison can fail)."""
+    torch.manual_seed(0)
+    m = SGE(32, groups=4).double()
+    with torch.no_grad():
+        m.weight.normal_()
+        m.bias.normal_()
+    x = torch.randn(2, 32, 9, 11, dtype=torch.float64)
+    with torch.no_grad():
+        out = m(x)
+    torch.testing.assert_close(out, _reference(m, x), rtol=0, atol=1e-12)
+    assert (out - _reference(m, x, unbiased=False)).abs().max() > 1e-3
 
 
 def test_sge_initial_state_is_sigmoid_one():
@@ -61,6 +79,17 @@ def test_sge_one_by_one_map_is_finite():
     out = m(x)
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out, x * torch.sigmoid(torch.tensor(1.0)))
+
+
+def test_sge_one_by_one_map_has_finite_gradients():
+    m = SGE(8, groups=2)
+    with torch.no_grad():
+        m.weight.fill_(3.0)
+    x = torch.randn(2, 8, 1, 1, requires_grad=True)
+    m(x).square().sum().backward()
+    grads = [x.grad, m.weight.grad, m.bias.grad]
+    assert all(torch.isfinite(g).all() for g in grads)
+    assert m.bias.grad.abs().sum() > 0
 
 
 def test_sge_record_attention():
