@@ -31,6 +31,12 @@ The shared contract
   maps smaller than twice its rate) goes through :func:`attention_norm`: with one value per
   channel, a BatchNorm uses its running statistics instead of raising "Expected more than 1
   value per channel when training". Norms on full feature maps behave like the backbone's own.
+* Mixed precision (autocast): a module's output has the dtype of the features it works on, so
+  no fp32 map leaks into the next layer. A gate returns its input's dtype (its gate is rounded
+  to it; SGE normalises in the parameters' precision first, as autocast runs ``group_norm``);
+  a conv replacement returns its convs' dtype (the autocast dtype). Weights that come out of an
+  fp32 op (softmax is one under CUDA autocast) are rounded to the features' dtype before they
+  are applied (:func:`~mmresfam.models.utils.weighted_sum`).
 """
 from .base import *  # noqa: F401,F403
 from .se import *  # noqa: F401,F403

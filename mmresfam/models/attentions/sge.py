@@ -70,15 +70,21 @@ class SGE(AttentionMapMixin, BaseModule):
         self.bias = nn.Parameter(torch.ones(1, groups, 1, 1))
 
     def gates(self, x: torch.Tensor) -> torch.Tensor:
-        """The per-group gates in ``(0, 1)``, shape ``(B, G, H, W)``."""
+        """The per-group gates in ``(0, 1)``, shape ``(B, G, H, W)``, in ``x``'s dtype.
+
+        The normalisation over positions runs in the parameters' precision when ``x`` has a
+        lower one (fp32 for bf16/fp16 features under autocast, as autocast runs
+        ``group_norm``); only the gate is rounded to ``x``'s dtype, so the output keeps it.
+        """
         check_channels(x.shape[1], self.in_channels, type(self).__name__)
         b, _, h, w = x.shape
         xg = x.reshape(b, self.groups, -1, h, w)
         sim = (xg * xg.mean(dim=(3, 4), keepdim=True)).sum(dim=2)       # (B, G, H, W)
+        sim = sim.to(torch.promote_types(sim.dtype, self.weight.dtype))
         sim = sim - sim.mean(dim=(2, 3), keepdim=True)
         if h * w > 1:  # the reference's (unbiased) std is NaN on a 1x1 map, where sim is 0
             sim = sim / (sim.std(dim=(2, 3), keepdim=True, correction=1) + self.eps)
-        return torch.sigmoid(sim * self.weight + self.bias)
+        return torch.sigmoid(sim * self.weight + self.bias).to(x.dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate = self.gates(x)

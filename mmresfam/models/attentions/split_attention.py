@@ -282,6 +282,7 @@ class RadixMajorSplitAttentionConv2d(_SplitConvMixin, BaseModule):
                 weights = logits.softmax(dim=1)
             else:
                 weights = torch.sigmoid(logits)
+            weights = weights.to(x.dtype)  # fp32 after a CUDA-autocast softmax; keep x's dtype
             outs.append(sum(weights[:, r, :, None, None] * splits[r]
                             for r in range(self.radix)))
         return torch.cat(outs, dim=1)

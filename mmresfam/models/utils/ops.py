@@ -17,6 +17,21 @@ float rounding of the fused multiply-add) with fewer passes:
   the features' own memory order (so a channels-last network stays channels-last).
 
 Both are ``torch.autograd.Function`` s, traced without graph breaks by ``torch.compile``.
+
+Mixed precision. Under autocast a custom function's forward runs with autocast on, its
+backward (by default) with autocast off, and its inputs can have different dtypes: on CUDA the
+softmaxed weights come out in fp32 (``softmax`` is an fp32 op there) while the features are
+fp16/bf16. The dtype rule here is explicit and the same on every device, with or without
+autocast: **the output has the features' dtype** (the weights are rounded to it, as the next
+layer would round them anyway), and **each gradient has its input's dtype**, the weights'
+gradient summed in the weights' dtype (the plain ``(feats * weights).sum(1)`` would promote
+the whole product to fp32 and hand an fp32 feature map to the next layer). With the dtypes
+fixed this way, autocast changes nothing inside them (a mean, elementwise products and a sum
+with an explicit dtype give the same result with autocast on or off), so
+``torch.amp.custom_fwd`` / ``custom_bwd`` are not used: with ``cast_inputs`` they would cast
+every input to one fixed dtype and run with autocast off (fp32 in, fp32 feature map out), and
+without it they only replay the forward's autocast state in the backward, for one device type
+fixed when the function is defined.
 """
 import torch
 
@@ -70,6 +85,8 @@ class _WeightedSum(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, feats, weights):
+        ctx.weights_dtype = weights.dtype
+        weights = weights.to(feats.dtype)  # the output has the features' dtype
         ctx.save_for_backward(feats, weights)
         out = feats[:, 0] * weights[:, 0]
         for r in range(1, feats.shape[1]):
@@ -88,7 +105,8 @@ class _WeightedSum(torch.autograd.Function):
             grad_feats = _mul_in_memory_order_of(feats, grad, weights)
         grad_weights = None
         if ctx.needs_input_grad[1]:
-            grad_weights = (feats * grad).sum(dim=(-2, -1), keepdim=True)
+            grad_weights = (feats * grad).sum(dim=(-2, -1), keepdim=True,
+                                              dtype=ctx.weights_dtype)
         return grad_feats, grad_weights
 
 
@@ -101,7 +119,8 @@ def weighted_sum(feats: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         weights (Tensor): ``(B, R, C, 1, 1)`` weights.
 
     Returns:
-        Tensor: ``(B, C, H, W)``, ``sum_r weights[:, r] * feats[:, r]``.
+        Tensor: ``(B, C, H, W)``, ``sum_r weights[:, r] * feats[:, r]``, in ``feats``' dtype
+        (weights of another dtype, e.g. fp32 under autocast, are rounded to it).
     """
     if feats.dim() != 5 or tuple(weights.shape) != (*feats.shape[:3], 1, 1):
         raise ValueError('weighted_sum expects feats (B, R, C, H, W) and weights '

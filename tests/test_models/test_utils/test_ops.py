@@ -82,3 +82,66 @@ def test_weighted_sum_gradient_keeps_the_features_layout():
         2, 2, 3, 5, 5))
     torch.testing.assert_close(gw, (x.detach().view(2, 2, 3, 5, 5) * grad.unsqueeze(1)).sum(
         (-2, -1), keepdim=True))
+
+
+# --- mixed precision: the output has the features' dtype, each gradient its input's ---------
+U = 2.0**-8  # bf16 rounding unit (8 significant bits)
+
+
+def _rel_err(a, b):
+    return ((a.double() - b.double()).norm() / b.double().norm()).item()
+
+
+def test_weighted_sum_with_fp32_weights_keeps_the_features_dtype():
+    """Under CUDA autocast the softmaxed weights are fp32 and the features fp16/bf16: the plain
+    ``(feats * weights).sum(1)`` would return an fp32 map. Ours rounds the weights to the
+    features' dtype: bf16 out, the features' gradient in bf16, the weights' in fp32 (summed in
+    fp32), all within a few roundings of the exact (fp64) values."""
+    torch.manual_seed(0)
+    feats = torch.randn(2, 3, 8, 5, 6).to(torch.bfloat16).requires_grad_()
+    weights = torch.rand(2, 3, 8, 1, 1).softmax(dim=1).requires_grad_()
+    out = weighted_sum(feats, weights)
+    assert out.dtype == torch.bfloat16
+    grad = torch.randn(out.shape).to(torch.bfloat16)
+    gf, gw = torch.autograd.grad(out, (feats, weights), grad)
+    assert gf.dtype == torch.bfloat16 and gw.dtype == torch.float32
+    f64, w64 = feats.detach().double().requires_grad_(), weights.detach().double().requires_grad_()
+    ref = (f64 * w64).sum(dim=1)
+    rf, rw = torch.autograd.grad(ref, (f64, w64), grad.double())
+    assert _rel_err(out, ref) < 2 * U      # the weights' rounding + the sum's
+    assert _rel_err(gf, rf) < 2 * U
+    assert _rel_err(gw, rw) < 2 * U        # only the bf16 products round
+
+
+def test_weighted_sum_of_fp32_features_with_bf16_weights_is_exact_fp32():
+    feats = torch.randn(2, 2, 4, 3, 3)
+    weights = torch.rand(2, 2, 4, 1, 1).to(torch.bfloat16)
+    out = weighted_sum(feats, weights)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, (feats * weights.float()).sum(1), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_both_under_bf16_autocast(channels_last):
+    """As split attention uses them, inside ``torch.autocast('cpu', torch.bfloat16)``: bf16
+    out, finite bf16 gradient for the bf16 input, close to fp64."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 6, 5, 5).to(torch.bfloat16)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x.requires_grad_()
+    x64 = x.detach().double().requires_grad_()
+
+    def f(x, pool, wsum):
+        gap = pool(x).view(2, 2, 3, 1, 1)
+        return wsum(x.view(2, 2, 3, 5, 5), gap.softmax(dim=1))
+
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = f(x, global_avg_pool, weighted_sum)
+    ref = f(x64, lambda t: t.mean((-2, -1), keepdim=True), lambda a, b: (a * b).sum(1))
+    assert out.dtype == torch.bfloat16
+    grad = torch.randn(out.shape, dtype=torch.float64)
+    (gx, ) = torch.autograd.grad(out, x, grad.to(torch.bfloat16))
+    (rx, ) = torch.autograd.grad(ref, x64, grad)
+    assert gx.dtype == torch.bfloat16 and torch.isfinite(gx).all()
+    assert _rel_err(out, ref) < 4 * U and _rel_err(gx, rx) < 8 * U
