@@ -72,7 +72,7 @@ def test_both_ranks_train_on_split_data(first_epoch):
         assert [(e, i, n) for e, i, n, _ in rows] == [('1', '1', '2'), ('1', '2', '2')], rank
     # same weights (DDP broadcast from rank 0), different data: different first losses
     assert per_rank[0][0][3] != per_rank[1][0][3]
-    assert "dist_cfg: {'backend': 'gloo'}" in logs[0]  # from the config's env_cfg
+    assert "dist_cfg: {'backend': 'gloo', 'timeout': 300}" in logs[0]  # the config's env_cfg
 
 
 def test_one_checkpoint_and_evaluation(first_epoch):

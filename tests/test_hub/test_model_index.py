@@ -103,12 +103,13 @@ def test_openmmlab_weights_from_prefilled_torch_cache(tmp_path, monkeypatch):
     url = ModelHub.get(name).weights
     assert url.startswith('https://download.openmmlab.com/')
     monkeypatch.setenv('TORCH_HOME', str(tmp_path))
-    os.makedirs(tmp_path / 'checkpoints')
+    cache = osp.join(torch.hub.get_dir(), 'checkpoints')  # $TORCH_HOME/hub/checkpoints
+    assert cache.startswith(str(tmp_path))
+    os.makedirs(cache)
     torch.manual_seed(1)
     random = get_model(name, pretrained=False).state_dict()
     random = {k: torch.randn_like(v) if v.is_floating_point() else v for k, v in random.items()}
-    torch.save(dict(state_dict=random, meta=dict()), tmp_path / 'checkpoints' /
-               osp.basename(url))
+    torch.save(dict(state_dict=random, meta=dict()), osp.join(cache, osp.basename(url)))
     model = get_model(name, pretrained=True)
     loaded = model.state_dict()
     assert set(loaded) == set(random)

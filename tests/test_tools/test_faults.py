@@ -170,8 +170,13 @@ def test_cfg_options_still_refuses_typos():
 
 # ---------------------------------------------------------------- export and visualisation
 def _tool_main(relpath, argv, capsys):
+    """Exit status and output of a tool's main(): a user's input mistake ends in
+    tools/_cli.friendly_errors' one line and SystemExit(1)."""
     from test_tools._helpers import load_tool
-    code = load_tool(relpath).main(argv)
+    try:
+        code = load_tool(relpath).main(argv)
+    except SystemExit as e:
+        code = e.code
     out = capsys.readouterr()
     return code, out.out + out.err
 
@@ -188,14 +193,14 @@ def test_onnx_export_refuses_bad_input(tmp_path, capsys):
                                   str(tmp_path / 'm.onnx')], capsys)
     assert code == 1 and 'FAILED' in out and 'NaN/Inf' in out, out
     code, out = _tool_main(tool, [demo, 'none', '--shape', '0'], capsys)
-    assert code == 2 and '--shape 0' in out, out
+    assert code == 1 and '--shape 0' in out, out
     code, out = _tool_main(tool, [demo, 'none', '--out', str(tmp_path / 'no' / 'm.onnx')],
                            capsys)
-    assert code == 2 and 'does not exist' in out, out
+    assert code == 1 and 'does not exist' in out, out
     cut = tmp_path / 'cut.pth'
     cut.write_bytes(nan.read_bytes()[:1000])
     code, out = _tool_main(tool, [demo, str(cut), '--shape', '32'], capsys)
-    assert code == 2 and 'cannot read checkpoint' in out, out
+    assert code == 1 and 'cannot read checkpoint' in out, out
 
 
 def test_vis_attention_refuses_bad_input(tmp_path, capsys):
@@ -210,11 +215,11 @@ def test_vis_attention_refuses_bad_input(tmp_path, capsys):
     torch.save({'state_dict': _demo_model().state_dict()}, other)  # no CBAM weights
     code, out = _tool_main(tool, [config, str(other), str(image), '--out-dir',
                                   str(tmp_path / 'v')], capsys)
-    assert code == 2 and 'does not fit' in out and 'missing' in out, out
+    assert code == 1 and 'does not fit' in out and 'missing' in out, out
     text = tmp_path / 'notes.png'
     text.write_text('not an image')
     code, out = _tool_main(tool, [config, 'none', str(text)], capsys)
-    assert code == 2 and 'not an image' in out, out
+    assert code == 1 and 'not an image' in out, out
     # digits models are drawn at their trained size
     from test_tools._helpers import load_tool
     load_tool(tool)  # puts the repository on sys.path

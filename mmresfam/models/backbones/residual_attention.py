@@ -21,6 +21,7 @@ from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule, Sequential
 
 from mmresfam.registry import MODELS
+from ..attentions.base import AttentionMapMixin
 from ..utils import check_choice, check_int_range
 from .resnetv2 import PreActBottleneck, ResNetV2
 
@@ -113,7 +114,7 @@ class SoftMaskBranch(BaseModule):
         return self.gate(self.head(x))
 
 
-class AttentionModule(BaseModule):
+class AttentionModule(AttentionMapMixin, BaseModule):
     """One attention module: ``post((1 + M(x')) * T(x'))`` with ``x' = pre(x)``.
 
     Paper: Wang et al., "Residual Attention Network for Image Classification", CVPR 2017.
@@ -162,8 +163,6 @@ class AttentionModule(BaseModule):
                                    attention_type=attention_type, conv_cfg=conv_cfg,
                                    norm_cfg=norm_cfg, act_cfg=act_cfg)
         self.post = Sequential(*[make_unit(drop_path_rate) for _ in range(p)])
-        self.record_attention = False
-        self.last_attention_map = None
 
     def branches(self, x: torch.Tensor):
         """``(T, M)``: trunk output and mask for the module input ``x`` (after ``pre``)."""
@@ -173,8 +172,7 @@ class AttentionModule(BaseModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         trunk, mask = self.branches(x)
-        if self.record_attention:
-            self.last_attention_map = mask.detach()
+        self._store_map(mask)
         return self.post((1 + mask) * trunk)
 
 
