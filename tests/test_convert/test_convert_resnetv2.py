@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from mmresfam.registry import MODELS
 
 timm = pytest.importorskip('timm')
+from analysis._lib.references import randomize_norms_  # noqa: E402
 from mmresfam.convert.resnetv2 import convert, infer_backbone_cfg  # noqa: E402
 
 
@@ -15,14 +16,7 @@ def _random_timm(name):
     (so that swapping two norms in the mapping would change the features)."""
     torch.manual_seed(0)
     model = timm.create_model(name, pretrained=False)
-    g = torch.Generator().manual_seed(1)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
-            m.running_var.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
-            m.weight.data.copy_(torch.rand(n, generator=g) * 0.5 + 0.75)
-            m.bias.data.copy_(torch.randn(n, generator=g) * 0.1)
+    randomize_norms_(model, seed=1)
     model.eval()
     return model
 
