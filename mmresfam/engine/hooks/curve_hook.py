@@ -32,7 +32,8 @@ class TrainingCurveHook(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         if outputs and self.loss_key in outputs:
-            self._epoch_losses.append(float(outputs[self.loss_key]))
+            loss = outputs[self.loss_key]  # MMSegmentation hands back the graph's tensor
+            self._epoch_losses.append(float(loss.detach() if hasattr(loss, 'detach') else loss))
 
     def after_train_epoch(self, runner):
         if self._epoch_losses:  # runner.epoch counts from 0 until the epoch has ended
