@@ -16,8 +16,7 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         frozen_stages=-1,
         norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=False,
-        init_cfg=None),
+        norm_eval=False),
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=neck_channels),
     rpn_head=dict(
         in_channels=neck_channels,

@@ -8,7 +8,7 @@ import re
 import cv2
 import pytest
 
-from conftest import run_tool
+from conftest import ROOT, run_tool
 
 DET = 'configs/demo/faster-rcnn_resnet18_fpn_1xb8-4e_shapes.py'
 SEG = 'configs/demo/fcn_resnet18-d8_1xb8-3e_shapes.py'
@@ -58,6 +58,22 @@ def test_demo_seg(tmp_path):
     metrics = dict(zip(found.groups()[::2], map(float, found.groups()[1::2])))
     assert set(metrics) == {'aAcc', 'mIoU', 'mAcc'}
     assert all(0.0 <= v <= 100.0 for v in metrics.values())
+
+
+def test_transfer_config_loads_the_digits_demo_checkpoint():
+    """The detector of the transfer experiment takes `make demo`'s classifier as its backbone."""
+    from mmengine.config import Config
+    pre = Config.fromfile(osp.join(ROOT, 'configs/demo/'
+                                   'faster-rcnn_resnet18-digits-pre_fpn_1xb8-4e_shapes.py'))
+    scratch = Config.fromfile(osp.join(ROOT, DET))
+    digits = Config.fromfile(osp.join(ROOT, 'configs/demo/resnet18_1xb32_digits.py'))
+    assert pre.model.backbone.pop('init_cfg') == dict(
+        type='Pretrained', checkpoint='work_dirs/demo/resnet18_1xb32_digits/epoch_8.pth',
+        prefix='backbone.')
+    assert pre.model == scratch.model and pre.train_cfg == scratch.train_cfg
+    assert digits.train_cfg.max_epochs == 8  # the checkpoint named above is the last one
+    assert digits.model.backbone.type == pre.model.backbone.type
+    assert digits.model.backbone.depth == pre.model.backbone.depth
 
 
 def test_unknown_scope(tmp_path):

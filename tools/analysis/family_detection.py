@@ -106,7 +106,8 @@ def run_family(name, config, args, log=print):
     cfg = family_config(config, args.epochs, args.data_root, args.num_train)
     run_config = os.path.join(work_dir, 'family_config.py')
     cfg.dump(run_config)
-    cmd = [sys.executable, 'tools/train.py', run_config, '--work-dir', work_dir]
+    # --no-validate: tools/test.py scores the final checkpoint once, below
+    cmd = [sys.executable, 'tools/train.py', run_config, '--work-dir', work_dir, '--no-validate']
     log(' '.join(cmd))
     t0 = time.time()
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
