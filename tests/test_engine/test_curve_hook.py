@@ -39,3 +39,16 @@ def test_resumed_run_keeps_the_first_epochs(tmp_path):
     fresh, runner = TrainingCurveHook(), _Runner(tmp_path, resume=False)
     fresh.after_load_checkpoint(runner, checkpoint)
     assert fresh.history['epoch_loss'] == []
+
+
+def test_graph_losses_and_coco_empty_ranges(tmp_path):
+    """MMSegmentation hands back the loss with its graph; COCO's -1 (no large objects) is not
+    a score and stays out of the plot."""
+    hook, runner = TrainingCurveHook(), _Runner(tmp_path)
+    weight = torch.ones((), requires_grad=True)
+    hook.after_train_iter(runner, 0, outputs={'loss': weight * 0.5})
+    hook.after_train_epoch(runner)
+    runner.epoch = 1
+    hook.after_val_epoch(runner, {'coco/bbox_mAP': 0.9, 'coco/bbox_mAP_l': -1.0})
+    assert hook.history['epoch_loss'] == [(1, 0.5)]
+    assert dict(hook.history['val']) == {'coco/bbox_mAP': [(1, 0.9)]}

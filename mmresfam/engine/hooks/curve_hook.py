@@ -12,8 +12,8 @@ class TrainingCurveHook(Hook):
     """Plot the mean training loss and the validation metrics per epoch.
 
     After every validation the figure is redrawn to ``<work_dir>/<filename>`` (loss on the
-    left, each validation metric on the right), so a run that stops early still leaves its
-    curve. The numbers are kept in ``self.history`` (``epoch_loss``: ``(epoch, mean loss)``
+    left, each validation metric on the right; COCO's -1 for an empty size range is left out),
+    so a run that stops early still leaves its curve. The numbers are kept in ``self.history`` (``epoch_loss``: ``(epoch, mean loss)``
     pairs; ``val``: ``(epoch, value)`` pairs per metric, epochs counted from 1) and saved in
     every checkpoint's ``meta``, so a resumed run draws the epochs before the resume too.
 
@@ -57,7 +57,8 @@ class TrainingCurveHook(Hook):
 
     def after_val_epoch(self, runner, metrics=None):
         for key, value in (metrics or {}).items():
-            if isinstance(value, (int, float)):
+            # -1 is pycocotools' "no object of this size in the split", not a score
+            if isinstance(value, (int, float)) and value != -1:
                 self.history['val'][key].append((runner.epoch, float(value)))
         if runner.rank == 0:
             self.draw(osp.join(runner.work_dir, self.filename))
