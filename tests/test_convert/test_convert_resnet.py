@@ -24,7 +24,8 @@ def _randomised_timm(name):
 
 
 def _backbone_from(converted, cfg):
-    backbone = MODELS.build(cfg)
+    # timm's layout: same kernels, so fp32 agrees to 1e-4 (layouts: test_resnet.py, float64)
+    backbone = MODELS.build(dict(cfg, channels_last=False))
     backbone.load_state_dict({k[len('backbone.'):]: v for k, v in converted.items()
                               if k.startswith('backbone.')}, strict=True)
     backbone.eval()   # (mmpretrain's ResNet.train() returns None, so no chaining)

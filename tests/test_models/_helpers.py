@@ -40,6 +40,17 @@ def assert_grads_reach_every_parameter(module, x=None):
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
+def assert_one_graph(module, x):
+    """``torch.compile(fullgraph=True)`` (one graph, the backbone's layout hooks included)
+    gives the eager output."""
+    torch._dynamo.reset()
+    compiled = torch.compile(module, backend='eager', fullgraph=True)
+    with torch.no_grad():
+        out, ref = compiled(x), module(x)
+    for a, b in zip(out, ref, strict=True):
+        torch.testing.assert_close(a, b)
+
+
 def assert_compiles_and_records(module, x, record):
     """``torch.compile(fullgraph=True)`` gives the eager output, with ``record_attention`` set
     to ``record``, and a map is stored exactly when recording."""

@@ -23,16 +23,17 @@ Runs already finished in the work dir are reused unless ``--force``.
 """
 import argparse
 import glob
-import json
 import os
 import re
 import subprocess
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path[:0] = [ROOT, os.path.join(ROOT, 'tools'), os.path.join(ROOT, 'tools', 'analysis')]
 from _cli import CLIError, run_main  # noqa: E402
+
+from analysis._lib.family import (finished_run, run_family_table, run_script,  # noqa: E402
+                                  save_run)
 
 DEMO = 'configs/demo/faster-rcnn_resnet18_fpn_1xb8-4e_shapes.py'
 FAMILIES = {
@@ -83,38 +84,27 @@ def family_config(config, epochs, data_root=None, num_train=None):
 
 def test_metrics(config, ckpt, work_dir):
     """bbox mAP and mAP_50 of ``ckpt`` on the val split, through tools/test.py."""
-    res = subprocess.run([sys.executable, 'tools/test.py', config, ckpt, '--work-dir',
-                          os.path.join(work_dir, 'test')], cwd=ROOT, capture_output=True,
-                         text=True, env=dict(os.environ, PYTHONPATH=ROOT))
-    if res.returncode != 0:
-        raise RuntimeError(f'testing {config} failed:\n{res.stderr[-3000:]}')
-    found = dict(re.findall(r'coco/(bbox_mAP(?:_50)?): ([0-9.]+)', res.stdout))
-    return float(found['bbox_mAP']), float(found['bbox_mAP_50'])
+    from run_demo import TASKS
+    out, _ = run_script(['tools/test.py', config, ckpt, '--work-dir',
+                         os.path.join(work_dir, 'test')], f'testing {config}', log=lambda _: 0)
+    found = dict(re.findall(TASKS['mmdet']['metrics'], out))
+    return float(found['coco/bbox_mAP']), float(found['coco/bbox_mAP_50'])
 
 
 def run_family(name, config, args, log=print):
-    """Train + test one family (reused when its marker says it finished the same run)."""
+    """Train + test one family (reused when its record says it finished the same run)."""
     work_dir = os.path.join(args.work_dir, re.sub(r'[^A-Za-z0-9]+', '-', name).strip('-'))
-    marker = os.path.join(work_dir, 'family_done.json')
-    if os.path.isfile(marker) and not args.force:
-        with open(marker) as f:
-            done = json.load(f)
-        if done.get('epochs') == args.epochs and done.get('config') == config:
-            log(f'reuse {work_dir}')
-            return done
+    done = finished_run(work_dir, args.force, epochs=args.epochs, config=config)
+    if done:
+        log(f'reuse {work_dir}')
+        return done
     os.makedirs(work_dir, exist_ok=True)
     cfg = family_config(config, args.epochs, args.data_root, args.num_train)
     run_config = os.path.join(work_dir, 'family_config.py')
     cfg.dump(run_config)
     # --no-validate: tools/test.py scores the final checkpoint once, below
-    cmd = [sys.executable, 'tools/train.py', run_config, '--work-dir', work_dir, '--no-validate']
-    log(' '.join(cmd))
-    t0 = time.time()
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=ROOT))
-    wall = time.time() - t0
-    if res.returncode != 0:
-        raise RuntimeError(f'training {config} failed:\n{res.stderr[-3000:]}')
+    _, wall = run_script(['tools/train.py', run_config, '--work-dir', work_dir,
+                          '--no-validate'], f'training {config}', log)
     with open(os.path.join(work_dir, 'last_checkpoint')) as f:
         ckpt = f.read().strip()
     mAP, mAP_50 = test_metrics(run_config, ckpt, work_dir)
@@ -124,9 +114,7 @@ def run_family(name, config, args, log=print):
     done = dict(model=name, config=config, epochs=args.epochs, mAP=mAP, mAP_50=mAP_50,
                 s_per_iter=sum(times) / len(times) if times else None, wall_s=wall)
     done.update(measure(cfg))
-    with open(marker, 'w') as f:
-        json.dump(done, f)
-    return done
+    return save_run(work_dir, done)
 
 
 def measure(cfg):
@@ -211,30 +199,11 @@ def main(argv=None):
             subprocess.run([sys.executable, *[a.format(root=root)
                                               for a in TASKS['mmdet']['data']]],
                            cwd=ROOT, check=True)
-    rows = []
-    for name, config in configs.items():
-        try:
-            rows.append(run_family(name, config, args))
-        except RuntimeError as err:
-            print(f'FAILED {name}: {err}')
-            rows.append(dict(model=name, config=config, error=True))
-            continue
-        r = rows[-1]
-        print(f"{name:22s} mAP {r['mAP']:.3f} mAP_50 {r['mAP_50']:.3f} "
-              f"{r['s_per_iter']:.2f} s/iter")
-    table = format_table(rows, args.epochs)
-    print(table)
-    if args.out:
-        with open(args.out, 'w') as f:
-            f.write(table + '\n')
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(rows, f, indent=1)
-    ok = [r for r in rows if not r.get('error')]
-    if ok:
-        bar_chart(ok, args.png, args.epochs)
-        print(f'wrote {args.png}')
-    return 1 if len(ok) < len(rows) else 0
+    return run_family_table(
+        configs.items(), lambda name, config: run_family(name, config, args),
+        lambda r: (f"{r['model']:22s} mAP {r['mAP']:.3f} mAP_50 {r['mAP_50']:.3f} "
+                   f"{r['s_per_iter']:.2f} s/iter"),
+        format_table, bar_chart, args)
 
 
 if __name__ == '__main__':

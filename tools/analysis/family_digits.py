@@ -15,15 +15,15 @@ Runs already finished in the work dir are reused unless ``--force``.
 """
 import argparse
 import glob
-import json
 import os
-import subprocess
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path[:0] = [ROOT, os.path.join(ROOT, 'tools'), os.path.join(ROOT, 'tools', 'analysis')]
 from _cli import run_main  # noqa: E402
+
+from analysis._lib.family import (finished_run, run_family_table, run_script,  # noqa: E402
+                                  save_run)
 
 
 def schedule_options(cfg, epochs: int):
@@ -51,28 +51,15 @@ def schedule_options(cfg, epochs: int):
 
 def train(config, work_dir, epochs, force=False, log=print):
     from mmengine.config import Config
+    done = finished_run(work_dir, force, epochs=epochs)
+    if done:
+        log(f'reuse {work_dir}')
+        return done
     cfg = Config.fromfile(config)
-    marker = os.path.join(work_dir, 'family_done.json')
-    if os.path.isfile(marker) and not force:
-        with open(marker) as f:
-            done = json.load(f)
-        if done.get('epochs') == epochs:
-            log(f'reuse {work_dir}')
-            return done
-    cmd = [sys.executable, os.path.join(ROOT, 'tools', 'train.py'), config, '--work-dir',
-           work_dir, '--cfg-options', *schedule_options(cfg, epochs)]
-    log(' '.join(cmd))
-    t0 = time.time()
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
-                         env=dict(os.environ, PYTHONPATH=ROOT))
-    wall = time.time() - t0
-    if res.returncode != 0:
-        raise RuntimeError(f'training {config} failed:\n{res.stdout[-1500:]}\n'
-                           f'{res.stderr[-3000:]}')
-    done = dict(epochs=epochs, wall_s=wall)
-    with open(marker, 'w') as f:
-        json.dump(done, f)
-    return done
+    _, wall = run_script([os.path.join(ROOT, 'tools', 'train.py'), config, '--work-dir',
+                          work_dir, '--cfg-options', *schedule_options(cfg, epochs)],
+                         f'training {config}', log)
+    return save_run(work_dir, dict(epochs=epochs, wall_s=wall))
 
 
 def read_run(work_dir):
@@ -111,48 +98,33 @@ def main(argv=None):
     p.add_argument('--force', action='store_true', help='retrain finished runs')
     args = p.parse_args(argv)
     configs = args.configs or sorted(glob.glob(os.path.join(ROOT, 'configs/demo/*_digits.py')))
-    rows = []
-    for config in configs:
-        name = os.path.basename(config).split('_')[0]
+
+    def run_one(name, config):
         wd = os.path.join(args.work_dir, name)
-        try:
-            done = train(config, wd, args.epochs, args.force)
-        except RuntimeError as err:
-            print(f'FAILED {name}: {err}')
-            rows.append(dict(model=name, config=os.path.relpath(config, ROOT), error=True))
-            continue
+        done = train(config, wd, args.epochs, args.force)
         tr, val = read_run(wd)
         accs = [v['accuracy/top1'] for v in val if 'accuracy/top1' in v]
         params, flops = measure_config(config)
-        rows.append(dict(model=name, config=os.path.relpath(config, ROOT),
-                         top1_last=accs[-1] if accs else None,
-                         top1_best=max(accs) if accs else None, params=params, flops=flops,
-                         s_per_epoch=epoch_seconds(tr, args.epochs), wall_s=done['wall_s'],
-                         epochs=args.epochs))
-        print(f"{name:26s} top1 {rows[-1]['top1_last']}  params {params / 1e6:.3f} M")
-    table = format_table(rows, args.epochs)
-    print(table)
-    if args.out:
-        with open(args.out, 'w') as f:
-            f.write(table + '\n')
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(rows, f, indent=1)
-    ok = [r for r in rows if not r.get('error')]
-    if ok:
-        bar_chart(ok, args.png, args.epochs)
-        print(f'wrote {args.png}')
-    return 1 if len(ok) < len(rows) else 0
+        return dict(model=name, config=config, top1_last=accs[-1] if accs else None,
+                    top1_best=max(accs) if accs else None, params=params, flops=flops,
+                    s_per_epoch=epoch_seconds(tr, args.epochs), wall_s=done['wall_s'],
+                    epochs=args.epochs)
+
+    return run_family_table(
+        [(os.path.basename(c).split('_')[0], c) for c in configs], run_one,
+        lambda r: f"{r['model']:26s} top1 {r['top1_last']}  params {r['params'] / 1e6:.3f} M",
+        format_table, bar_chart, args)
 
 
 def format_table(rows, epochs):
     lines = [f'| model | config | val top-1 (last, {epochs} ep) | best | params (M) | '
              'MFLOPs @32 | s / epoch |', '|---|---|---|---|---|---|---|']
     for r in sorted(rows, key=lambda r: -(r.get('top1_last') or -1)):
+        config = os.path.relpath(r['config'], ROOT)
         if r.get('error'):
-            lines.append(f"| {r['model']} | `{r['config']}` | failed | | | | |")
+            lines.append(f"| {r['model']} | `{config}` | failed | | | | |")
             continue
-        lines.append(f"| {r['model']} | `{r['config']}` | {r['top1_last']:.2f} | "
+        lines.append(f"| {r['model']} | `{config}` | {r['top1_last']:.2f} | "
                      f"{r['top1_best']:.2f} | {r['params'] / 1e6:.3f} | "
                      f"{r['flops'] / 1e6:.1f} | {r['s_per_epoch']:.1f} |")
     return '\n'.join(lines)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..utils import check_int_range
+from ..utils import check_int_range, pointwise_conv
 
 __all__ = ['AttentionMapMixin', 'attention_norm', 'conv_module_forward']
 
@@ -117,9 +117,10 @@ def attention_norm(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def conv_module_forward(module: ConvModule, x: torch.Tensor) -> torch.Tensor:
-    """``module(x)`` for a ``ConvModule`` of an attention branch, its norm applied through
+    """``module(x)`` for a ``ConvModule`` of an attention branch: a 1x1 conv of pooled vectors
+    through :func:`~mmresfam.models.utils.pointwise_conv`, its norm through
     :func:`attention_norm` (the conv, norm, activation order of ``ConvModule``'s default)."""
-    out = module.conv(x)
+    out = pointwise_conv(module.conv, x)
     if module.with_norm:
         out = attention_norm(module.norm, out)
     if module.with_activation:

@@ -15,7 +15,7 @@ from mmpretrain.models.utils import make_divisible
 
 from mmresfam.registry import MODELS
 from ..utils import check_channels, check_choice, check_int_range
-from .base import reduction_arg
+from .base import conv_module_forward, reduction_arg
 
 __all__ = ['SE', 'SE_GATES']
 
@@ -95,7 +95,9 @@ class SE(BaseModule):
     def channel_weights(self, x: torch.Tensor) -> torch.Tensor:
         """The per-channel gate values, shape ``(B, C, 1, 1)``."""
         check_channels(x.shape[1], self.in_channels, type(self).__name__)
-        return self.gate_fn(self.conv2(self.conv1(x.mean(dim=(2, 3), keepdim=True))))
+        squeezed = x.mean(dim=(2, 3), keepdim=True)
+        return self.gate_fn(conv_module_forward(self.conv2,
+                                                conv_module_forward(self.conv1, squeezed)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.channel_weights(x)

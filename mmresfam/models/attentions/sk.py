@@ -16,7 +16,7 @@ from mmengine.model import BaseModule
 
 from mmresfam.registry import MODELS
 from ..utils import (check_channels, check_divisible, check_int_range, global_avg_pool,
-                     weighted_sum)
+                     pointwise_conv, weighted_sum)
 from .base import conv_module_forward
 
 __all__ = ['SK']
@@ -132,6 +132,7 @@ class SK(BaseModule):
         feats = torch.cat(outs, dim=1).view(x.shape[0], self.num_branches, *outs[0].shape[1:])
         # fuse + squeeze: GAP of the branch sum == sum of the branch GAPs (cheaper)
         squeezed = global_avg_pool(feats).sum(dim=1)
-        logits = self.attn_select(conv_module_forward(self.attn_reduce, squeezed))
+        logits = pointwise_conv(self.attn_select, conv_module_forward(self.attn_reduce,
+                                                                      squeezed))
         weights = logits.view(x.shape[0], self.num_branches, self.out_channels, 1, 1)
         return weighted_sum(feats, weights.softmax(dim=1))

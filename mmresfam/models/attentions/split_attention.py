@@ -35,7 +35,8 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmresfam.registry import MODELS
-from ..utils import check_divisible, check_int_range, global_avg_pool, weighted_sum
+from ..utils import (check_divisible, check_int_range, global_avg_pool, pointwise_conv,
+                     weighted_sum)
 from .base import attention_norm, reduction_arg
 
 __all__ = [
@@ -192,8 +193,8 @@ class SplitAttentionConv2d(_SplitConvMixin, BaseModule):
         gap = global_avg_pool(x)
         if radix > 1:
             gap = gap.view(batch, radix, channels, 1, 1).sum(dim=1)
-        gap = self.relu(attention_norm(self.norm1, self.fc1(gap)))
-        logits = self.fc2(gap)  # (B, R*C, 1, 1), cardinal-major blocks k*R + r
+        gap = self.relu(attention_norm(self.norm1, pointwise_conv(self.fc1, gap)))
+        logits = pointwise_conv(self.fc2, gap)  # (B, R*C, 1, 1), cardinal-major k*R + r
         if radix == 1:
             return x * torch.sigmoid(logits)
         weights = logits.view(batch, groups, radix, channels // groups).softmax(dim=2)

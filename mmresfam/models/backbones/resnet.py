@@ -12,9 +12,10 @@ detection and segmentation configs expect from a backbone:
   ``init_cfg``;
 * every block honours ``drop_path_rate`` and ``with_cp`` (checkpointing through
   :class:`ResidualForwardMixin`);
-* ``channels_last``: run the whole network in the channels-last memory format (4-D weights
-  converted once, the input on entry, the outputs handed back contiguous), which oneDNN
-  convolutions run faster on CPU.
+* ``channels_last``: the memory format. By default (``'cpu'``) the network runs channels-last
+  (NHWC) while it is on the CPU, where oneDNN's convolutions and pooling run faster in it
+  (4-D weights converted once per device, the input on entry, the outputs handed back
+  contiguous), and in mmpretrain's NCHW layout on other devices.
 
 Family members subclass :class:`ResNet`, :class:`BasicBlock`, :class:`Bottleneck` and override the
 one thing that differs: ``arch_settings``, their own arguments turned into ``block_args``
@@ -415,12 +416,33 @@ def add_block_args(kwargs: dict, **block_args) -> dict:
     return {**kwargs, 'block_args': {**given, **block_args}}
 
 
+#: ``channels_last`` of every backbone unless a config says otherwise (see :class:`ResNet`)
+CHANNELS_LAST_DEFAULT = 'cpu'
+
+
+def _plain_convs(dcn: Optional[dict], conv_cfg: Optional[dict]) -> bool:
+    """Whether every convolution is a ``torch.nn.Conv2d`` (no mmcv kernel on raw memory)."""
+    return dcn is None and (conv_cfg is None or conv_cfg.get('type') in ('Conv', 'Conv2d'))
+
+
 def _input_to_channels_last(module, args):
+    if not module._nhwc:
+        return None
     return (args[0].contiguous(memory_format=torch.channels_last), *args[1:])
+
+
+def _contiguous_state_dict(module, state_dict, prefix, local_metadata):
+    # checkpoints keep MMPreTrain's NCHW tensors whatever layout the run used
+    for key, value in state_dict.items():
+        if (key.startswith(prefix) and type(value) is torch.Tensor and value.dim() == 4
+                and not value.is_contiguous()):
+            state_dict[key] = value.contiguous()
 
 
 def _outputs_to_contiguous(module, args, outputs):
     # mmcv's CPU/CUDA kernels (RoIAlign, ...) index raw NCHW memory without .contiguous()
+    if not module._nhwc:
+        return None
     if isinstance(outputs, torch.Tensor):
         return outputs.contiguous()
     return type(outputs)(out.contiguous() for out in outputs)
@@ -443,14 +465,20 @@ class ResNet(_ResNet):
         pretrained (str, optional): Deprecated checkpoint path, converted to
             ``init_cfg=dict(type='Pretrained', checkpoint=pretrained)``; MMSegmentation's
             ``EncoderDecoder`` sets it. Default: None.
-        channels_last (bool): Run the network in the channels-last (NHWC) memory format:
-            every 4-D weight is converted once here (loading a checkpoint or initialising
-            keeps the format), the input on entry to ``forward``, and the outputs are handed
-            back contiguous (NCHW), because mmcv's kernels such as ``RoIAlign`` read raw NCHW
-            memory and silently return wrong values for an NHWC tensor. Same values up to
-            float rounding, same checkpoint keys. Measured on a 2-core CPU (fp32, batch 8,
-            160-224 px; ``docs/benchmarks.md``) it speeds up training and inference of every
-            member; not measured on GPUs. Default: False (mmpretrain's layout).
+        channels_last (bool | str): Memory format of the network. ``True``: channels-last
+            (NHWC) on every device; ``'cpu'``: NHWC while the parameters are on the CPU and
+            mmpretrain's NCHW elsewhere (the layout follows ``.to()``/``.cuda()``); ``False``:
+            NCHW everywhere. In NHWC every 4-D weight is kept channels-last (converted once;
+            loading a checkpoint or initialising keeps the format), the input is converted on
+            entry to ``forward`` and the outputs are handed back contiguous (NCHW), because
+            mmcv's kernels such as ``RoIAlign`` read raw NCHW memory and silently return wrong
+            values for an NHWC tensor. Same values up to float rounding, same checkpoint keys,
+            and ``state_dict()`` (so every checkpoint) holds contiguous NCHW tensors.
+            Measured on 2-core CPUs (fp32, batch 8, 160-224 px; ``docs/benchmarks.md``) NHWC
+            speeds up training and inference of every member; on GPUs it is not measured, so
+            there it is opt-in (``True``). With ``dcn`` or a ``conv_cfg`` of another type than
+            ``Conv2d`` (mmcv's ``DCN`` refuses NHWC tensors, ``DCNv2`` silently misreads
+            them), ``'cpu'`` means NCHW and ``True`` is a ``ValueError``. Default: ``'cpu'``.
         dcn (dict, optional): MMDetection's deformable conv config for the 3x3 conv of the
             bottlenecks of the stages in ``stage_with_dcn``, e.g.
             ``dict(type='DCNv2', deform_groups=1, fallback_on_stride=False)`` (see
@@ -485,16 +513,16 @@ class ResNet(_ResNet):
                  plugins: Optional[Sequence[dict]] = None,
                  contract_dilation: bool = False,
                  pretrained: Optional[str] = None,
-                 channels_last: bool = False,
+                 channels_last=CHANNELS_LAST_DEFAULT,
                  dcn: Optional[dict] = None,
                  stage_with_dcn: Sequence[bool] = (False, False, False, False),
                  block_args: Optional[dict] = None,
                  init_cfg=DEFAULT_INIT_CFG,
                  **kwargs):
         owner = type(self).__name__
-        if not isinstance(channels_last, bool):
-            raise TypeError(f'{owner}: channels_last must be True or False, got '
-                            f'{channels_last!r}')
+        if not (isinstance(channels_last, bool) or channels_last == 'cpu'):
+            raise ValueError(f"{owner}: channels_last={channels_last!r} is not supported; "
+                             "allowed values are [True, False, 'cpu']")
         check_depth(depth, self.arch_settings, owner)
         num_stages = kwargs.get('num_stages', 4)
         if not isinstance(num_stages, int) or not 1 <= num_stages <= 4:
@@ -532,19 +560,27 @@ class ResNet(_ResNet):
         self.pretrained = pretrained
         self.plugins = validate_plugins(plugins, num_stages, owner=owner)
         self.contract_dilation = contract_dilation
-        self.channels_last = channels_last
         if not isinstance(block_args, (dict, type(None))):
             raise TypeError(f'{owner}: block_args must be a dict or None, got '
                             f'{type(block_args).__name__}')
         self.block_args = dict(block_args or {})
         self.dcn, self.stage_with_dcn = self._check_dcn(dcn, stage_with_dcn, depth, num_stages)
+        if channels_last and not _plain_convs(self.dcn, kwargs.get('conv_cfg')):
+            if channels_last is True:
+                raise ValueError(
+                    f'{owner}: channels_last=True needs plain convolutions, but dcn='
+                    f"{self.dcn!r} / conv_cfg={kwargs.get('conv_cfg')!r} use mmcv kernels "
+                    "that need NCHW tensors; use channels_last=False or 'cpu'")
+            channels_last = False  # 'cpu' falls back to NCHW
+        self.channels_last = channels_last
+        self._nhwc, self._layout_device = False, None
         super().__init__(depth, init_cfg=init_cfg, **kwargs)
         if channels_last:
-            # every 4-D weight once, so no convolution copies its weight per call
-            self.to(memory_format=torch.channels_last)
+            self._set_layout()
             # hooks rather than a forward override: subclasses' forwards get them too
             self.register_forward_pre_hook(_input_to_channels_last)
             self.register_forward_hook(_outputs_to_contiguous)
+            self.register_state_dict_post_hook(_contiguous_state_dict)
 
     def _check_dcn(self, dcn, stage_with_dcn, depth, num_stages):
         """``dcn`` and ``stage_with_dcn`` as MMDetection takes them, or a ``ValueError``."""
@@ -571,6 +607,34 @@ class ResNet(_ResNet):
                 f'builds {block.__name__} blocks (dcn works with ResNet/ResNeXt/SE-ResNet/'
                 'SE-ResNeXt/ResNetV2 of depth 50+ and ResNeSt)')
         return dict(dcn), tuple(stage_with_dcn)
+
+    def _first_weight(self):
+        return next((p for p in self.parameters() if p.dim() == 4), None)
+
+    def _set_layout(self):
+        """Put every 4-D parameter and buffer in the layout ``channels_last`` asks for on the
+        device the parameters are on now (once per device, so no convolution copies its
+        weight per call)."""
+        weight = self._first_weight()
+        self._layout_device = None if weight is None else weight.device.type
+        self._nhwc = self.channels_last is True or (self.channels_last == 'cpu'
+                                                     and self._layout_device == 'cpu')
+        fmt = torch.channels_last if self._nhwc else torch.contiguous_format
+        with torch.no_grad():
+            for tensor in (*self.parameters(), *self.buffers()):
+                if tensor.dim() == 4 and not tensor.is_contiguous(memory_format=fmt):
+                    tensor.data = tensor.data.contiguous(memory_format=fmt)
+
+    def _apply(self, fn, *args, **kwargs):
+        # .to()/.cuda()/.cpu()/.half() go through here: with channels_last='cpu' the layout
+        # follows the device. Only a change of device redoes it, so an explicit
+        # .to(memory_format=...) on the same device is kept.
+        super()._apply(fn, *args, **kwargs)
+        if getattr(self, 'channels_last', False):
+            weight = self._first_weight()
+            if weight is not None and weight.device.type != self._layout_device:
+                self._set_layout()
+        return self
 
     def init_weights(self):
         """mmpretrain's initialisation, refusing a ``Pretrained`` checkpoint that loads nothing.

@@ -18,6 +18,12 @@ float rounding of the fused multiply-add) with fewer passes:
 
 Both are ``torch.autograd.Function`` s, traced without graph breaks by ``torch.compile``.
 
+The attention branches of SE, split and selective kernel attention then run 1x1 convolutions
+on the pooled ``(B, C, 1, 1)`` vectors. :func:`pointwise_conv` computes such a conv as the
+matrix multiply it is (``F.linear`` on the conv's own weight): same parameters, same values
+up to float rounding, about 3-4x less time forward and backward on the CPU, where a
+convolution call costs its set-up for a 1x1 image.
+
 Mixed precision. Under autocast a custom function's forward runs with autocast on, its
 backward (by default) with autocast off, and its inputs can have different dtypes: on CUDA the
 softmaxed weights come out in fp32 (``softmax`` is an fp32 op there) while the features are
@@ -34,8 +40,10 @@ without it they only replay the forward's autocast state in the backward, for on
 fixed when the function is defined.
 """
 import torch
+import torch.nn as nn
+import torch.nn.functional as F
 
-__all__ = ['global_avg_pool', 'weighted_sum']
+__all__ = ['global_avg_pool', 'pointwise_conv', 'weighted_sum']
 
 
 class _GlobalAvgPool(torch.autograd.Function):
@@ -127,3 +135,24 @@ def weighted_sum(feats: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
                          f'(B, R, C, 1, 1), got {tuple(feats.shape)} and '
                          f'{tuple(weights.shape)}')
     return _WeightedSum.apply(feats, weights)
+
+
+def pointwise_conv(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``conv(x)`` for a 1x1 convolution of pooled ``(B, C, 1, 1)`` vectors.
+
+    A plain ungrouped 1x1 ``nn.Conv2d`` (stride 1, no padding) is computed as one matrix
+    multiply with its own weight and bias; any other module or input goes through
+    ``conv(x)`` unchanged.
+
+    Args:
+        conv (nn.Module): The convolution (e.g. an attention's ``fc1``).
+        x (Tensor): Its input.
+
+    Returns:
+        Tensor: ``conv(x)``, up to float rounding.
+    """
+    if (type(conv) is nn.Conv2d and conv.groups == 1 and conv.kernel_size == (1, 1)
+            and conv.stride == (1, 1) and conv.padding == (0, 0) and x.dim() == 4
+            and x.shape[-2:] == (1, 1)):
+        return F.linear(x.flatten(1), conv.weight.flatten(1), conv.bias)[:, :, None, None]
+    return conv(x)

@@ -79,7 +79,10 @@ def test_same_plugin_same_output_in_mmdet_and_our_resnet(name):
             m.running_var.uniform_(0.5, 1.5)
         if isinstance(m, SGE):
             m.weight.data.normal_()
-    ours = _our_resnet(_plugins(cfg))
+    # MMDetection's layout, so both run the same kernels: with these weights the activations
+    # reach 1e5 and fp32 rounding differs between layouts by more than the tolerance (the
+    # layouts are compared in float64 in test_resnet.py)
+    ours = _our_resnet(_plugins(cfg), channels_last=False)
     ours.load_state_dict(theirs.state_dict(), strict=True)
     assert ours.layer4[0].plugin_names['after_conv3'] == [abbr]
     theirs.eval()

@@ -319,7 +319,7 @@ SMALL = small_backbones()  # smallest member of every registered backbone class
 def _small_pair(name):
     cfg = dict(SMALL[name], out_indices=(0, 1, 2, 3))
     torch.manual_seed(0)
-    ref = MODELS.build(cfg)
+    ref = MODELS.build(dict(cfg, channels_last=False))
     fast = MODELS.build(dict(cfg, channels_last=True))
     randomise_bn(ref)
     fast.load_state_dict(ref.state_dict())  # copies into the channels-last parameters
@@ -364,7 +364,7 @@ def test_channels_last_is_the_same_function(name):
 
 
 def test_channels_last_survives_init_and_checkpoint_loading(tmp_path):
-    ref = ResNet(depth=18)
+    ref = ResNet(depth=18, channels_last=False)
     path = tmp_path / 'r18.pth'
     torch.save(ref.state_dict(), path)
     fast = ResNet(depth=18, channels_last=True,
@@ -383,7 +383,7 @@ def test_channels_last_outputs_feed_mmcv_roi_align():
     without an error, so the backbone hands its outputs back contiguous."""
     from mmcv.ops import RoIAlign
     torch.manual_seed(0)
-    ref = ResNet(depth=18, out_indices=(0, 1)).eval()
+    ref = ResNet(depth=18, out_indices=(0, 1), channels_last=False).eval()
     fast = ResNet(depth=18, out_indices=(0, 1), channels_last=True).eval()
     fast.load_state_dict(ref.state_dict())
     roi_align = RoIAlign((3, 3), spatial_scale=1 / 4, sampling_ratio=2)
@@ -398,9 +398,88 @@ def test_channels_last_outputs_feed_mmcv_roi_align():
         assert (roi_align(nhwc, rois) - expected).abs().max() > 1e-2
 
 
-@pytest.mark.parametrize('value', ['yes', 1, None])
-def test_channels_last_must_be_a_bool(value):
-    with pytest.raises(TypeError, match='ResNet: channels_last must be True or False'):
+def _layout(model):
+    weights = [p for p in model.parameters() if p.dim() == 4]
+    if all(p.is_contiguous(memory_format=torch.channels_last) for p in weights):
+        return 'nhwc'
+    assert all(p.is_contiguous() for p in weights), 'mixed layouts'
+    return 'nchw'
+
+
+def test_default_layout_is_nhwc_on_the_cpu_and_follows_the_device():
+    """``channels_last='cpu'`` (the default): NHWC while the weights are on the CPU, NCHW on
+    any other device (the layout is redone by ``.to()``; 'meta' stands in for a GPU here)."""
+    model = ResNet(depth=18, out_indices=(0, 3)).eval()
+    assert model.channels_last == 'cpu' and _layout(model) == 'nhwc'
+    x = torch.randn(1, 3, 32, 32)
+    assert all(o.is_contiguous() for o in model(x))  # outputs handed back NCHW
+    moved = model.to('meta')
+    assert moved is model and _layout(model) == 'nchw' and not model._nhwc
+    outs = model(x.to('meta'))
+    assert [tuple(o.shape) for o in outs] == [(1, 64, 8, 8), (1, 512, 1, 1)]
+    model.to_empty(device='cpu')  # back on the CPU: NHWC again
+    assert _layout(model) == 'nhwc' and model._nhwc
+    always = ResNet(depth=18, channels_last=True).to('meta')
+    assert _layout(always) == 'nhwc' and always._nhwc
+    never = ResNet(depth=18, channels_last=False)
+    assert _layout(never) == 'nchw' and not never._forward_pre_hooks
+    # an explicit memory format on the same device is kept (as for any nn.Module)
+    model.to(memory_format=torch.contiguous_format)
+    assert _layout(model) == 'nchw'
+    meta = ResNet(depth=18).to('meta').to(memory_format=torch.channels_last)
+    assert _layout(meta) == 'nhwc' and not meta._nhwc  # the caller converts its input
+
+
+def test_checkpoints_hold_nchw_tensors_in_either_layout(tmp_path):
+    model = ResNet(depth=18)  # NHWC parameters on the CPU
+    assert _layout(model) == 'nhwc'
+    state = model.state_dict()
+    assert all(v.is_contiguous() for v in state.values())
+    torch.save(state, tmp_path / 'r18.pth')
+    loaded = torch.load(tmp_path / 'r18.pth')
+    assert all(v.is_contiguous() for v in loaded.values())
+    assert loaded['conv1.weight'].view(64, -1).shape == (64, 147)  # plain NCHW tensors
+    model.load_state_dict(loaded)
+    assert _layout(model) == 'nhwc'  # loading copies into the NHWC parameters
+    params = model.state_dict(keep_vars=True)
+    assert params['conv1.weight'] is model.conv1.weight  # keep_vars: the parameters as they are
+
+
+def test_default_layout_is_the_same_function_as_nchw():
+    torch.manual_seed(0)
+    ref = ResNet(depth=18, out_indices=(1, 3), channels_last=False).double()
+    fast = ResNet(depth=18, out_indices=(1, 3)).double()  # .double() keeps the layout
+    fast.load_state_dict(ref.state_dict())
+    assert _layout(fast) == 'nhwc'
+    x = torch.randn(2, 3, 48, 48, dtype=torch.float64)
+    for a, b in zip(ref(x), fast(x), strict=True):
+        torch.testing.assert_close(b, a, rtol=1e-9, atol=1e-9)
+
+
+def test_dcn_keeps_the_nchw_layout():
+    """mmcv's deformable convolutions need NCHW tensors (``DCN`` refuses NHWC ones, ``DCNv2``
+    silently misreads them): ``'cpu'`` falls back to NCHW with ``dcn`` and
+    ``channels_last=True`` is refused."""
+    from mmcv.ops import ModulatedDeformConv2dPack
+    torch.manual_seed(0)
+    conv = ModulatedDeformConv2dPack(8, 8, 3, padding=1)
+    torch.nn.init.normal_(conv.conv_offset.weight, std=0.1)
+    x = torch.randn(2, 8, 12, 12)
+    with torch.no_grad():  # the reason: the same values in NHWC memory give another answer
+        nhwc = x.contiguous(memory_format=torch.channels_last)
+        assert (conv(nhwc) - conv(x)).abs().max() > 1e-2
+    dcn = dict(type='DCN', deform_groups=1, fallback_on_stride=False)
+    stages = (False, True, False, False)
+    model = ResNet(depth=50, dcn=dcn, stage_with_dcn=stages)
+    assert model.channels_last is False and _layout(model) == 'nchw'
+    with pytest.raises(ValueError, match='ResNet: channels_last=True needs plain convolutions'):
+        ResNet(depth=50, dcn=dcn, stage_with_dcn=stages, channels_last=True)
+
+
+@pytest.mark.parametrize('value', ['yes', 1, None, 'cuda'])
+def test_channels_last_must_be_a_bool_or_cpu(value):
+    with pytest.raises(ValueError, match=r"ResNet: channels_last=.* is not supported; allowed "
+                                         r"values are \[True, False, 'cpu'\]"):
         ResNet(depth=18, channels_last=value)
 
 

@@ -3,7 +3,9 @@ full-size tensors."""
 import pytest
 import torch
 
-from mmresfam.models.utils import global_avg_pool, weighted_sum
+import torch.nn as nn
+
+from mmresfam.models.utils import global_avg_pool, pointwise_conv, weighted_sum
 
 
 def test_global_avg_pool_matches_mean_and_its_gradient_is_a_broadcast_view():
@@ -145,3 +147,48 @@ def test_both_under_bf16_autocast(channels_last):
     (rx, ) = torch.autograd.grad(ref, x64, grad)
     assert gx.dtype == torch.bfloat16 and torch.isfinite(gx).all()
     assert _rel_err(out, ref) < 4 * U and _rel_err(gx, rx) < 8 * U
+
+
+@pytest.mark.parametrize('bias', [True, False])
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_pointwise_conv_is_the_conv_of_pooled_vectors(bias, channels_last):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(6, 4, 1, bias=bias).double()
+    if channels_last:  # as in a channels-last backbone
+        conv = conv.to(memory_format=torch.channels_last)
+    x = torch.randn(3, 6, 1, 1, dtype=torch.double, requires_grad=True)
+    out, ref = pointwise_conv(conv, x), conv(x)
+    assert out.shape == ref.shape == (3, 4, 1, 1)
+    torch.testing.assert_close(out, ref)
+    g = torch.randn_like(ref)
+    params = (x, *conv.parameters())
+    torch.testing.assert_close(torch.autograd.grad(out, params, g),
+                               torch.autograd.grad(ref, params, g))
+
+
+class _CountingConv(nn.Conv2d):
+    calls = 0
+
+    def forward(self, x):
+        type(self).calls += 1
+        return super().forward(x)
+
+
+@pytest.mark.parametrize('case', ['grouped', 'spatial', 'subclass', 'strided'])
+def test_pointwise_conv_leaves_other_convs_to_their_forward(case):
+    conv = {'grouped': _CountingConv(4, 4, 1, groups=2), 'spatial': _CountingConv(4, 4, 1),
+            'subclass': _CountingConv(4, 4, 1), 'strided': _CountingConv(4, 4, 1, stride=2)}
+    conv = conv[case]
+    x = torch.randn(2, 4, 3, 3) if case == 'spatial' else torch.randn(2, 4, 1, 1)
+    _CountingConv.calls = 0
+    torch.testing.assert_close(pointwise_conv(conv, x), nn.Conv2d.forward(conv, x))
+    assert _CountingConv.calls == 1  # the subclass's own forward ran
+
+
+def test_pointwise_conv_under_bf16_autocast_gives_what_the_conv_gives():
+    conv = nn.Conv2d(8, 4, 1)
+    x = torch.randn(2, 8, 1, 1)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out, ref = pointwise_conv(conv, x), conv(x)
+    assert out.dtype == ref.dtype == torch.bfloat16
+    torch.testing.assert_close(out, ref, rtol=1e-2, atol=1e-2)
