@@ -86,7 +86,7 @@ def test_metrics(config, ckpt, work_dir):
     """bbox mAP and mAP_50 of ``ckpt`` on the val split, through tools/test.py."""
     from run_demo import TASKS
     out, _ = run_script(['tools/test.py', config, ckpt, '--work-dir',
-                         os.path.join(work_dir, 'test')], f'testing {config}', log=lambda _: 0)
+                         os.path.join(work_dir, 'test')], f'testing {config}', log=lambda _: None)
     found = dict(re.findall(TASKS['mmdet']['metrics'], out))
     return float(found['coco/bbox_mAP']), float(found['coco/bbox_mAP_50'])
 

@@ -573,7 +573,7 @@ class ResNet(_ResNet):
                     "that need NCHW tensors; use channels_last=False or 'cpu'")
             channels_last = False  # 'cpu' falls back to NCHW
         self.channels_last = channels_last
-        self._nhwc, self._layout_device = False, None
+        self._layout_device = None  # device type the layout was last set for
         super().__init__(depth, init_cfg=init_cfg, **kwargs)
         if channels_last:
             self._set_layout()
@@ -611,14 +611,18 @@ class ResNet(_ResNet):
     def _first_weight(self):
         return next((p for p in self.parameters() if p.dim() == 4), None)
 
+    @property
+    def _nhwc(self) -> bool:
+        """Whether the network runs channels-last now (read by the layout hooks)."""
+        return self.channels_last is True or (self.channels_last == 'cpu'
+                                              and self._layout_device == 'cpu')
+
     def _set_layout(self):
         """Put every 4-D parameter and buffer in the layout ``channels_last`` asks for on the
         device the parameters are on now (once per device, so no convolution copies its
         weight per call)."""
         weight = self._first_weight()
         self._layout_device = None if weight is None else weight.device.type
-        self._nhwc = self.channels_last is True or (self.channels_last == 'cpu'
-                                                     and self._layout_device == 'cpu')
         fmt = torch.channels_last if self._nhwc else torch.contiguous_format
         with torch.no_grad():
             for tensor in (*self.parameters(), *self.buffers()):

@@ -8,7 +8,7 @@ from .plugins import (PLUGIN_POSITIONS, PluginMixin, plugins_for_stage,
 
 __all__ = [
     'check_channels', 'check_choice', 'check_depth', 'check_divisible', 'check_int_range',
-    'global_avg_pool', 'pointwise_conv', 'weighted_sum', 'PLUGIN_POSITIONS', 'PluginMixin', 'plugins_for_stage',
-    'validate_plugins', 'backbone_feature_channels', 'check_neck_channels',
-    'check_pretrained_keys'
+    'global_avg_pool', 'pointwise_conv', 'weighted_sum', 'PLUGIN_POSITIONS', 'PluginMixin',
+    'plugins_for_stage', 'validate_plugins', 'backbone_feature_channels',
+    'check_neck_channels', 'check_pretrained_keys'
 ]
