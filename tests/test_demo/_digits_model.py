@@ -17,9 +17,10 @@ import pytest
 from conftest import ROOT, run_tool
 
 CONFIG = osp.join(ROOT, 'configs', 'demo', 'sge-resnet18_1xb32_digits.py')
-# The cheapest schedule that reached >= 95 % val top-1 with every seed tried (README,
-# "Inference"): warm-up 1 epoch, cosine decay over the other two.
-EPOCHS = 3
+# Warm-up 1 epoch, cosine decay over the other four: >= 97.5 % val top-1 with every seed tried
+# on both machines of the project (README, "Inference"); 3 epochs fell to 91.6 % with seed 0 on
+# the AMD EPYC machine, whose kernels round differently.
+EPOCHS = 5
 SEED = 0
 
 
