@@ -104,7 +104,9 @@ def test_machine_info_records_the_allocator_environment(monkeypatch):
     monkeypatch.setenv('MALLOC_TRIM_THRESHOLD_', '68719476736')
     monkeypatch.setenv('GLIBC_TUNABLES', 'glibc.malloc.hugetlb=1')
     monkeypatch.setenv('MMRESFAM_UNRELATED', '1')
-    env = machine_info(Options())['allocator_env']
+    info = machine_info(Options())
+    env = info['allocator_env']
+    assert info['cpu_capability'] == torch.backends.cpu.get_cpu_capability()
     assert env['MALLOC_TRIM_THRESHOLD_'] == '68719476736'
     assert env['GLIBC_TUNABLES'] == 'glibc.malloc.hugetlb=1'
     assert 'MMRESFAM_UNRELATED' not in env

@@ -13,5 +13,5 @@ def test_public_radix_sum_leaves_channels_last_and_ours_keeps_it(capsys):
     out = capsys.readouterr().out
     assert 'input (2, 16, 6, 6): NHWC (channels-last)' in out
     assert 'public radix sum output: NCHW (contiguous)' in out
-    assert 'mmresfam weighted_sum output: NHWC (channels-last)' in out
+    assert 'mmresfam attention_sum output: NHWC (channels-last)' in out
     assert 'ReLU backward (2, 16, 6, 6)' in out and 'BatchNorm forward+backward' in out

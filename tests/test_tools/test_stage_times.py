@@ -46,6 +46,7 @@ def test_cli_tables_json_and_ratios(tmp_path, capsys):
     assert '| layer4 |' in text and 'minor page faults per step' in text
     data = json.loads(out.read_text())
     result, ratios = data['result'], data['ratios']
+    assert data['machine']['threads'] >= 1 and data['machine']['cpu_capability']
     assert set(result) == {'resnest50', 'resnet18'} and set(ratios) == {'resnest50'}
     s50, r18 = result['resnest50'], result['resnet18']
     assert [s['stage'] for s in s50['stages']] == ['stem', 'layer1', 'layer2', 'layer3',

@@ -5,7 +5,7 @@ Usage::
     python tools/analysis/layout_probe.py [--batch 8] [--channels 128] [--size 56] [--radix 2]
 
 Prints (1) the memory layout that the public radix sum ``sum(x.view(B, R, C, H, W) * a, 1)``
-(MMPreTrain's and timm's split attention) and our ``weighted_sum`` give for a channels-last
+(MMPreTrain's and timm's split attention) and our ``attention_sum`` give for a channels-last
 input, and (2) the time of a ReLU backward and a BatchNorm forward+backward when the gradient
 has the same layout as the activation and when it does not (one NHWC, one NCHW operand).
 Timings are medians of ``--repeats`` runs of ``--iters`` calls each, on this process's threads.
@@ -52,16 +52,16 @@ def main(argv=None):
     args = p.parse_args(argv)
     import torch
 
-    from mmresfam.models.utils import weighted_sum
+    from mmresfam.models.utils import attention_sum
     b, r, c, s = args.batch, args.radix, args.channels, args.size
     cl = torch.channels_last
     x = torch.randn(b, r * c, s, s).contiguous(memory_format=cl)
-    att = torch.rand(b, r, c, 1, 1)
-    public = (x.view(b, r, c, s, s) * att).sum(dim=1)
-    ours = weighted_sum(x.view(b, r, c, s, s), att)
+    logits = torch.randn(b, r, c, 1, 1)
+    public = (x.view(b, r, c, s, s) * logits.softmax(dim=1)).sum(dim=1)
+    ours = attention_sum(x.view(b, r, c, s, s), lambda pooled: logits)
     print(f'input {tuple(x.shape)}: {_layout(x)}')
     print(f'public radix sum output: {_layout(public)}')
-    print(f'mmresfam weighted_sum output: {_layout(ours)}')
+    print(f'mmresfam attention_sum output: {_layout(ours)}')
 
     width = r * c
     act = torch.relu(torch.randn(b, width, s, s)).contiguous(memory_format=cl)

@@ -22,7 +22,8 @@ TOOLS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path[:0] = [os.path.dirname(TOOLS), TOOLS]  # mmresfam of this checkout; _cli, analysis._lib
 from _cli import run_main  # noqa: E402
 
-from analysis._lib.bench import Options, cli_models, parse_overrides  # noqa: E402
+from analysis._lib.bench import (Options, cli_models, machine_info,  # noqa: E402
+                                 parse_overrides)
 
 
 def main(argv=None):
@@ -58,7 +59,7 @@ def main(argv=None):
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(dict(command='python tools/analysis/stage_times.py ' + ' '.join(
-                sys.argv[1:] if argv is None else argv), threads=torch.get_num_threads(),
+                sys.argv[1:] if argv is None else argv), machine=machine_info(opts),
                            result=result, ratios=ratios), f, indent=1)
         print(f'wrote {args.json}')
     return 0

@@ -36,7 +36,7 @@ The shared contract
   to it; SGE normalises in the parameters' precision first, as autocast runs ``group_norm``);
   a conv replacement returns its convs' dtype (the autocast dtype). Weights that come out of an
   fp32 op (softmax is one under CUDA autocast) are rounded to the features' dtype before they
-  are applied (:func:`~mmresfam.models.utils.weighted_sum`).
+  are applied (:func:`~mmresfam.models.utils.attention_sum`).
 """
 from .base import *  # noqa: F401,F403
 from .se import *  # noqa: F401,F403

@@ -15,8 +15,8 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
 from mmresfam.registry import MODELS
-from ..utils import (check_channels, check_divisible, check_int_range, global_avg_pool,
-                     pointwise_conv, weighted_sum)
+from ..utils import (attention_sum, check_channels, check_divisible, check_int_range,
+                     pointwise_conv)
 from .base import conv_module_forward
 
 __all__ = ['SK']
@@ -130,9 +130,13 @@ class SK(BaseModule):
         # gradients too
         outs = [branch(xi) for branch, xi in zip(self.branches, inputs)]
         feats = torch.cat(outs, dim=1).view(x.shape[0], self.num_branches, *outs[0].shape[1:])
-        # fuse + squeeze: GAP of the branch sum == sum of the branch GAPs (cheaper)
-        squeezed = global_avg_pool(feats).sum(dim=1)
+        return attention_sum(feats, self.attention_logits)
+
+    def attention_logits(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Per-branch means ``(B, M, C, 1, 1)`` -> selection logits ``(B, M, C, 1, 1)``:
+        fuse + squeeze (the GAP of the branch sum is the sum of the branch GAPs, cheaper),
+        reduce, select."""
+        squeezed = pooled.sum(dim=1)
         logits = pointwise_conv(self.attn_select, conv_module_forward(self.attn_reduce,
                                                                       squeezed))
-        weights = logits.view(x.shape[0], self.num_branches, self.out_channels, 1, 1)
-        return weighted_sum(feats, weights.softmax(dim=1))
+        return logits.view(pooled.shape[:3] + (1, 1))

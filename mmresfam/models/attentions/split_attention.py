@@ -22,9 +22,9 @@ The paper describes two equivalent layouts and this module ships both:
 Channel layouts. The grouped conv writes its ``R * C`` output channels *radix-major*: block
 ``r * K + k`` (``C / K`` channels) is split ``r`` of cardinal group ``k``. ``fc2`` (grouped by
 ``K``) writes its ``R * C`` logits *cardinal-major*: block ``k * R + r``. The fast form
-views the features as ``(B, R, C, H, W)`` and reorders the (tiny) softmaxed logits to the same
-radix-major ``(B, R, C)`` layout; pooling and the weighted sum use the memory-lean ops of
-:mod:`mmresfam.models.utils.ops`.
+views the features as ``(B, R, C, H, W)`` and reorders the (tiny) logits to the same
+radix-major ``(B, R, C)`` layout; pooling, softmax and the weighted sum are the memory-lean
+:func:`~mmresfam.models.utils.attention_sum`.
 """
 from typing import Iterator, List, Optional, Tuple
 
@@ -35,8 +35,7 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmresfam.registry import MODELS
-from ..utils import (check_divisible, check_int_range, global_avg_pool, pointwise_conv,
-                     weighted_sum)
+from ..utils import attention_sum, check_divisible, check_int_range, pointwise_conv
 from .base import attention_norm, reduction_arg
 
 __all__ = [
@@ -122,10 +121,9 @@ class SplitAttentionConv2d(_SplitConvMixin, BaseModule):
     softmax over the radix (``R > 1``) or a sigmoid gate (``R = 1``) weights the splits, which
     are summed. Same function and same parameter names as MMPreTrain's/MMDetection's
     ``SplitAttentionConv2d``, the official ``SplAtConv2d`` and timm's ``SplitAttn``; unlike
-    them it pools each split with a broadcast-view backward and sums the weighted splits in
-    place (:func:`~mmresfam.models.utils.global_avg_pool`,
-    :func:`~mmresfam.models.utils.weighted_sum`): fewer full-size passes, equal up to float
-    rounding.
+    them it pools, weights and sums the splits with
+    :func:`~mmresfam.models.utils.attention_sum`: fewer full-size passes forward and
+    backward, equal up to float rounding.
 
     With ``in_channels`` first and defaults for everything else (``channels = in_channels``,
     3x3, "same" padding) it is also a conv-replacing MMDetection-style ``plugin``.
@@ -189,18 +187,24 @@ class SplitAttentionConv2d(_SplitConvMixin, BaseModule):
         x = self.split_conv(x)  # (B, R*C, H, W), radix-major blocks r*K + k
         batch, _, height, width = x.shape
         radix, groups, channels = self.radix, self.groups, self.channels
-        # pool each split, then sum the splits: (B, C, 1, 1)
-        gap = global_avg_pool(x)
-        if radix > 1:
-            gap = gap.view(batch, radix, channels, 1, 1).sum(dim=1)
+        if radix == 1:
+            return x * torch.sigmoid(self.attention_logits(x.mean((2, 3), keepdim=True)))
+        return attention_sum(x.view(batch, radix, channels, height, width),
+                             self.attention_logits)
+
+    def attention_logits(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Per-split means ``(B, R, C, 1, 1)`` (or ``(B, C, 1, 1)`` when ``R = 1``) -> the
+        logits in the same radix-major layout: sum over the splits, ``fc1`` -> ``bn1`` ->
+        ReLU -> ``fc2``."""
+        batch, radix, groups, channels = pooled.shape[0], self.radix, self.groups, self.channels
+        gap = pooled.sum(dim=1) if radix > 1 else pooled  # (B, C, 1, 1)
         gap = self.relu(attention_norm(self.norm1, pointwise_conv(self.fc1, gap)))
         logits = pointwise_conv(self.fc2, gap)  # (B, R*C, 1, 1), cardinal-major k*R + r
         if radix == 1:
-            return x * torch.sigmoid(logits)
-        weights = logits.view(batch, groups, radix, channels // groups).softmax(dim=2)
+            return logits
         # radix-major like the splits; a copy of B*R*C numbers (a view when groups == 1)
-        weights = weights.transpose(1, 2).reshape(batch, radix, channels, 1, 1)
-        return weighted_sum(x.view(batch, radix, channels, height, width), weights)
+        logits = logits.view(batch, groups, radix, channels // groups).transpose(1, 2)
+        return logits.reshape(batch, radix, channels, 1, 1)
 
 
 class _CardinalGroupAttention(nn.Module):

@@ -1,140 +1,188 @@
-"""Memory-lean pooling and attention-weighted sums for the split/selective attention modules.
+"""Memory-lean selective attention and pointwise convs for the attention modules.
 
-Split attention (ResNeSt) and selective kernel (SKNet) attention both pool feature maps
-globally and return an attention-weighted sum of ``R`` same-shaped feature maps. Written with
-plain tensor ops, autograd spends several full passes over the ``(B, R, C, H, W)`` features
-that are pure bookkeeping: the backward of ``mean`` writes a ``(B, R*C, H, W)`` gradient that
-is only ever added to another one, and ``(feats * weights).sum(1)`` writes an ``R``-times
-larger product before reducing it. The two functions here compute the same values (up to
-float rounding of the fused multiply-add) with fewer passes:
+Split attention (ResNeSt) and selective kernel (SKNet) attention both pool ``R`` same-shaped
+feature maps globally, turn the means into ``R`` logits per channel, softmax them over ``R``
+and return the weighted sum of the maps. Written with plain tensor ops, autograd spends
+several full passes over the ``(B, R, C, H, W)`` features that are pure bookkeeping: the
+backward of ``mean`` writes a ``(B, R*C, H, W)`` gradient that is only ever added to the
+weighted sum's gradient of the same features, and ``(feats * weights).sum(1)`` writes an
+``R``-times larger product before reducing it. :func:`attention_sum` computes the same values
+(up to float rounding) with fewer passes:
 
-* :func:`global_avg_pool` -- ``x.mean((-2, -1), keepdim=True)`` whose backward returns the
-  gradient as a broadcast *view* (no full-size write; autograd adds it to the other gradient
-  of ``x`` in the same pass it would spend anyway);
-* :func:`weighted_sum` -- ``sum_r weights[:, r] * feats[:, r]`` accumulated in place into one
-  ``(B, C, H, W)`` output (``addcmul_``), never materialising the ``R``-times larger product in
-  the forward pass; its backward returns the features' gradient as one tensor, laid out in
-  the features' own memory order (so a channels-last network stays channels-last).
+* the weighted sum is one ``lerp`` for ``R = 2`` (softmax weights sum to one:
+  ``f1 + w0 * (f0 - f1)``) and an in-place ``addcmul_`` accumulation otherwise; neither
+  materialises the ``R``-times larger product;
+* the features' two gradients (through the weighted sum, ``grad * w``, and through the
+  pooling, a constant per map) are written in one pass, ``addcmul(pooled_grad, grad, w)``,
+  instead of a product and then a sum of two full-size tensors. The weighted sum's backward
+  runs first (the weights depend on the pooling); it hands ``grad`` and ``w`` to the
+  pooling's backward, which runs next and writes the features' whole gradient. This is done
+  only where the engine is sure to run the pooling's backward: the logits must have been
+  computed from the pooled means (checked on the autograd graph when the logits are made);
+  otherwise each backward writes its own part, as autograd would;
+* the features' gradient is laid out in the features' own memory order (a channels-last
+  network stays channels-last).
 
-Both are ``torch.autograd.Function`` s, traced without graph breaks by ``torch.compile``.
+Under ``torch.compile`` the plain tensor form is used instead, which the compiler fuses itself.
 
-The attention branches of SE, split and selective kernel attention then run 1x1 convolutions
-on the pooled ``(B, C, 1, 1)`` vectors. :func:`pointwise_conv` computes such a conv as the
-matrix multiply it is (``F.linear`` on the conv's own weight): same parameters, same values
-up to float rounding, about 3-4x less time forward and backward on the CPU, where a
-convolution call costs its set-up for a 1x1 image.
+The attention branches of SE, split and selective kernel attention run 1x1 convolutions on
+the pooled ``(B, C, 1, 1)`` vectors. :func:`pointwise_conv` computes such a conv as the matrix
+multiply it is (``F.linear`` on the conv's own weight): same parameters, same values up to
+float rounding, about 3-4x less time forward and backward on the CPU, where a convolution call
+costs its set-up for a 1x1 image.
 
 Mixed precision. Under autocast a custom function's forward runs with autocast on, its
-backward (by default) with autocast off, and its inputs can have different dtypes: on CUDA the
-softmaxed weights come out in fp32 (``softmax`` is an fp32 op there) while the features are
-fp16/bf16. The dtype rule here is explicit and the same on every device, with or without
-autocast: **the output has the features' dtype** (the weights are rounded to it, as the next
-layer would round them anyway), and **each gradient has its input's dtype**, the weights'
-gradient summed in the weights' dtype (the plain ``(feats * weights).sum(1)`` would promote
-the whole product to fp32 and hand an fp32 feature map to the next layer). With the dtypes
-fixed this way, autocast changes nothing inside them (a mean, elementwise products and a sum
-with an explicit dtype give the same result with autocast on or off), so
-``torch.amp.custom_fwd`` / ``custom_bwd`` are not used: with ``cast_inputs`` they would cast
-every input to one fixed dtype and run with autocast off (fp32 in, fp32 feature map out), and
-without it they only replay the forward's autocast state in the backward, for one device type
-fixed when the function is defined.
+backward (by default) with autocast off, and the logits can have another dtype than the
+features (on CUDA, ``softmax`` is an fp32 op). The dtype rule of :func:`attention_sum` is
+explicit and the same on every device, with or without autocast: **the output has the
+features' dtype** (the softmaxed weights are rounded to it, as the next layer would round them
+anyway) and **each gradient has its input's dtype**, the logits' gradient summed in the
+logits' dtype (the plain ``(feats * weights).sum(1)`` would promote the whole product to fp32
+and hand an fp32 feature map to the next layer). With the dtypes fixed this way autocast
+changes nothing inside (a mean, a softmax, elementwise products and sums with explicit dtypes
+give the same result with autocast on or off), so ``torch.amp.custom_fwd`` / ``custom_bwd``
+are not used: with ``cast_inputs`` they would cast every input to one fixed dtype and run with
+autocast off (fp32 in, fp32 feature map out), and without it they only replay the forward's
+autocast state in the backward, for one device type fixed when the function is defined.
 """
+from typing import Callable, List
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ['global_avg_pool', 'pointwise_conv', 'weighted_sum']
+__all__ = ['attention_sum', 'pointwise_conv']
 
 
-class _GlobalAvgPool(torch.autograd.Function):
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.shape = x.shape
-        return x.mean(dim=(-2, -1), keepdim=True)
-
-    @staticmethod
-    def backward(ctx, grad):
-        height, width = ctx.shape[-2:]
-        return (grad / (height * width)).expand(ctx.shape)
-
-
-def global_avg_pool(x: torch.Tensor) -> torch.Tensor:
-    """``x.mean(dim=(-2, -1), keepdim=True)`` with a broadcast-view backward.
-
-    Args:
-        x (Tensor): ``(..., H, W)`` feature maps.
-
-    Returns:
-        Tensor: ``(..., 1, 1)`` means.
-    """
-    return _GlobalAvgPool.apply(x)
-
-
-def _mul_in_memory_order_of(like: torch.Tensor, a: torch.Tensor, b: torch.Tensor):
-    """``a * b`` (broadcasting to ``like.shape``) laid out in memory like ``like``.
-
-    The product is computed on views permuted into ``like``'s memory order (outermost stride
-    first), where it comes out contiguous, and permuted back: one pass, no copy, and unlike
-    ``torch.mul(..., out=torch.empty_like(like))`` it is traced by ``torch.compile``.
-    """
-    strides = like.stride()
-    order = list(range(like.dim()))
-    for i in range(1, len(order)):  # stable insertion sort, largest stride first (traceable)
+def _memory_order(t: torch.Tensor) -> List[int]:
+    """``t``'s dimensions from the largest stride to the smallest (stable; traceable)."""
+    strides = t.stride()
+    order = list(range(t.dim()))
+    for i in range(1, len(order)):  # insertion sort
         j = i
         while j > 0 and strides[order[j - 1]] < strides[order[j]]:
             order[j - 1], order[j] = order[j], order[j - 1]
             j -= 1
-    inverse = [order.index(d) for d in range(like.dim())]
-    return (a.permute(order) * b.permute(order)).permute(inverse)
+    return order
 
 
-class _WeightedSum(torch.autograd.Function):
+def _in_memory_order(order: List[int], op: Callable, *operands: torch.Tensor) -> torch.Tensor:
+    """``op(*operands)`` (broadcasting) laid out in the memory ``order`` of
+    :func:`_memory_order`: computed on views permuted into that order, where it comes out
+    contiguous, and permuted back; one pass, no copy."""
+    inverse = [order.index(d) for d in range(len(order))]
+    return op(*(t.permute(order) for t in operands)).permute(inverse)
+
+
+class _Handoff:
+    """What the weighted sum's backward passes to the pooling's backward."""
+    __slots__ = ('armed', 'grad', 'weights')
+
+    def __init__(self):
+        self.armed = False  # set once the logits are known to depend on the pooled means
+        self.grad = self.weights = None
+
+
+class _Pool(torch.autograd.Function):
 
     @staticmethod
-    def forward(ctx, feats, weights):
-        ctx.weights_dtype = weights.dtype
-        weights = weights.to(feats.dtype)  # the output has the features' dtype
-        ctx.save_for_backward(feats, weights)
-        out = feats[:, 0] * weights[:, 0]
-        for r in range(1, feats.shape[1]):
-            out.addcmul_(feats[:, r], weights[:, r])
+    def forward(ctx, feats, handoff):
+        ctx.handoff = handoff
+        ctx.shape, ctx.order = feats.shape, _memory_order(feats)
+        return feats.mean(dim=(-2, -1), keepdim=True)
+
+    @staticmethod
+    def backward(ctx, grad_pooled):
+        height, width = ctx.shape[-2:]
+        grad_pooled = grad_pooled / (height * width)
+        handoff = ctx.handoff
+        if handoff.grad is None:  # nothing handed over: a broadcast view, no full-size write
+            return grad_pooled.expand(ctx.shape), None
+        grad, weights = handoff.grad, handoff.weights
+        handoff.grad = handoff.weights = None
+        return _in_memory_order(ctx.order, torch.addcmul, grad_pooled, grad, weights), None
+
+
+class _SoftmaxSum(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, feats, logits, handoff):
+        probs = logits.softmax(dim=1)
+        weights = probs.to(feats.dtype)  # the output has the features' dtype
+        if feats.shape[1] == 2:
+            # softmax weights sum to one: f1 + w0 * (f0 - f1), and exactly these weights
+            weights = torch.cat((weights[:, :1], 1 - weights[:, :1]), dim=1)
+            out = torch.lerp(feats[:, 1], feats[:, 0], weights[:, 0])
+        else:
+            out = feats[:, 0] * weights[:, 0]
+            for r in range(1, feats.shape[1]):
+                out.addcmul_(feats[:, r], weights[:, r])
+        ctx.save_for_backward(feats, weights, probs)
+        ctx.handoff, ctx.order = handoff, _memory_order(feats)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        feats, weights = ctx.saved_tensors
+        feats, weights, probs = ctx.saved_tensors
         grad = grad.unsqueeze(1)
+        grad_logits = None
+        if ctx.needs_input_grad[1]:
+            grad_w = (feats * grad).sum(dim=(-2, -1), keepdim=True, dtype=probs.dtype)
+            grad_logits = probs * (grad_w - (probs * grad_w).sum(dim=1, keepdim=True))
         grad_feats = None
         if ctx.needs_input_grad[0]:
-            # in the features' own memory order (e.g. a channels-last 4-D tensor viewed as
-            # 5-D): a contiguous gradient would make every later elementwise backward (the
-            # ReLU's, the norm's) walk two different layouts, several times slower on CPU
-            grad_feats = _mul_in_memory_order_of(feats, grad, weights)
-        grad_weights = None
-        if ctx.needs_input_grad[1]:
-            grad_weights = (feats * grad).sum(dim=(-2, -1), keepdim=True,
-                                              dtype=ctx.weights_dtype)
-        return grad_feats, grad_weights
+            if ctx.handoff.armed:  # the pooling's backward runs next and writes it all
+                ctx.handoff.grad, ctx.handoff.weights = grad, weights
+            else:
+                grad_feats = _in_memory_order(ctx.order, torch.mul, grad, weights)
+        return grad_feats, grad_logits, None
 
 
-def weighted_sum(feats: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """``(feats * weights).sum(dim=1)`` without the ``R``-times larger intermediate.
+def _depends_on(node, target, limit: int = 256) -> bool:
+    """Whether autograd ``node`` reaches ``target`` (looking at ``limit`` nodes at most)."""
+    stack, seen = [node], 0
+    while stack and seen < limit:
+        node = stack.pop()
+        if node is target:
+            return True
+        if node is not None:
+            seen += 1
+            stack.extend(next_node for next_node, _ in node.next_functions)
+    return False
+
+
+def attention_sum(feats: torch.Tensor,
+                  logits_fn: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """Selective attention over ``R`` feature maps: pool, score, softmax, weighted sum.
+
+    ``logits = logits_fn(feats.mean((-2, -1), keepdim=True))``, then
+    ``(feats * logits.softmax(dim=1)).sum(dim=1)``, with fewer full-size passes forward and
+    backward (see the module docstring).
 
     Args:
         feats (Tensor): ``(B, R, C, H, W)`` feature maps (a view of a ``(B, R*C, H, W)``
-            tensor is fine).
-        weights (Tensor): ``(B, R, C, 1, 1)`` weights.
+            tensor is fine; it is not modified).
+        logits_fn (callable): The attention: maps the ``(B, R, C, 1, 1)`` means of the maps
+            to ``(B, R, C, 1, 1)`` logits.
 
     Returns:
-        Tensor: ``(B, C, H, W)``, ``sum_r weights[:, r] * feats[:, r]``, in ``feats``' dtype
-        (weights of another dtype, e.g. fp32 under autocast, are rounded to it).
+        Tensor: ``(B, C, H, W)`` in ``feats``' dtype (softmax weights of another dtype, e.g.
+        fp32 under autocast, are rounded to it).
     """
-    if feats.dim() != 5 or tuple(weights.shape) != (*feats.shape[:3], 1, 1):
-        raise ValueError('weighted_sum expects feats (B, R, C, H, W) and weights '
-                         f'(B, R, C, 1, 1), got {tuple(feats.shape)} and '
-                         f'{tuple(weights.shape)}')
-    return _WeightedSum.apply(feats, weights)
+    if feats.dim() != 5:
+        raise ValueError(f'attention_sum expects feats (B, R, C, H, W), got {tuple(feats.shape)}')
+    if torch.compiler.is_compiling():
+        weights = logits_fn(feats.mean(dim=(-2, -1), keepdim=True)).softmax(dim=1)
+        return (feats * weights.to(feats.dtype)).sum(dim=1)
+    handoff = _Handoff()
+    pooled = _Pool.apply(feats, handoff)
+    logits = logits_fn(pooled)
+    if tuple(logits.shape) != (*feats.shape[:3], 1, 1):
+        raise ValueError(f'attention_sum: logits_fn must return logits of shape (B, R, C, 1, '
+                         f'1) = {(*feats.shape[:3], 1, 1)}, got {tuple(logits.shape)}')
+    handoff.armed = (pooled.grad_fn is not None and logits.grad_fn is not None
+                     and _depends_on(logits.grad_fn, pooled.grad_fn))
+    return _SoftmaxSum.apply(feats, logits, handoff)
 
 
 def pointwise_conv(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -1,65 +1,159 @@
 """mmresfam.models.utils.ops: same values and gradients as the plain tensor forms, fewer
-full-size tensors."""
+full-size passes."""
 import pytest
 import torch
 
 import torch.nn as nn
 
-from mmresfam.models.utils import global_avg_pool, pointwise_conv, weighted_sum
+from mmresfam.models.utils import attention_sum, ops, pointwise_conv
 
 
-def test_global_avg_pool_matches_mean_and_its_gradient_is_a_broadcast_view():
-    x = torch.randn(2, 3, 5, 7, dtype=torch.double, requires_grad=True)
-    out = global_avg_pool(x)
-    assert out.shape == (2, 3, 1, 1)
-    torch.testing.assert_close(out, x.mean(dim=(2, 3), keepdim=True))
-    g = torch.randn_like(out)
-    (grad,) = torch.autograd.grad(out, x, g)
-    (ref,) = torch.autograd.grad(x.mean(dim=(2, 3), keepdim=True), x, g)
-    torch.testing.assert_close(grad, ref)
-    assert grad.stride()[-2:] == (0, 0)  # no (B, C, H, W) gradient was written
-    assert torch.autograd.gradcheck(global_avg_pool, (x, ))
+def _plain(feats, logits_fn):
+    """The reference: pool, score, softmax, weighted sum, all plain tensor ops."""
+    weights = logits_fn(feats.mean(dim=(-2, -1), keepdim=True)).softmax(dim=1)
+    return (feats * weights.to(feats.dtype)).sum(dim=1)
 
 
-@pytest.mark.parametrize('radix', [1, 2, 4])
-def test_weighted_sum_matches_the_plain_form(radix):
-    feats = torch.randn(2, radix, 6, 4, 5, dtype=torch.double, requires_grad=True)
-    weights = torch.randn(2, radix, 6, 1, 1, dtype=torch.double, requires_grad=True)
-    out = weighted_sum(feats, weights)
-    ref = (feats * weights).sum(dim=1)
+class _Attention(nn.Module):
+    """A small attention MLP on the pooled means, shaped as split/SK attention's."""
+
+    def __init__(self, radix, channels, dtype=torch.double):
+        super().__init__()
+        self.radix, self.channels = radix, channels
+        self.fc1 = nn.Linear(channels, 4).to(dtype)
+        self.fc2 = nn.Linear(4, radix * channels).to(dtype)
+
+    def forward(self, pooled):
+        hidden = torch.relu(self.fc1(pooled.sum(dim=1).flatten(1)))
+        return self.fc2(hidden).view(-1, self.radix, self.channels, 1, 1)
+
+
+def _feats(radix, channels_last, dtype=torch.double, batch=2, channels=3, size=(5, 4)):
+    x = torch.randn(batch, radix * channels, *size, dtype=dtype)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x.requires_grad_()
+
+
+@pytest.mark.parametrize('channels_last', [False, True])
+@pytest.mark.parametrize('radix', [1, 2, 3])
+def test_attention_sum_matches_the_plain_form(radix, channels_last):
+    """Values and every gradient (features and attention parameters) equal the plain ops'."""
+    torch.manual_seed(radix)
+    att = _Attention(radix, 3)
+    x = _feats(radix, channels_last)
+    out = attention_sum(x.view(2, radix, 3, 5, 4), att)
+    ref = _plain(x.view(2, radix, 3, 5, 4), att)
     torch.testing.assert_close(out, ref)
     g = torch.randn_like(ref)
-    torch.testing.assert_close(torch.autograd.grad(out, (feats, weights), g),
-                               torch.autograd.grad(ref, (feats, weights), g))
-    assert torch.autograd.gradcheck(weighted_sum, (feats, weights))
+    params = (x, *att.parameters())
+    torch.testing.assert_close(torch.autograd.grad(out, params, g),
+                               torch.autograd.grad(ref, params, g))
+    assert torch.autograd.gradcheck(lambda t: attention_sum(t.view(2, radix, 3, 5, 4), att),
+                                     (x, ))
 
 
-def test_weighted_sum_of_a_view_leaves_the_input_alone():
-    x = torch.randn(2, 8, 3, 3)
-    before = x.clone()
-    weighted_sum(x.view(2, 2, 4, 3, 3), torch.rand(2, 2, 4, 1, 1))
-    assert torch.equal(x, before)
+class _OpsCalled:
+    """Records which op writes the features' gradient (``_in_memory_order``'s ``op``)."""
+
+    def __init__(self, monkeypatch):
+        self.ops = []
+        real = ops._in_memory_order
+
+        def spy(order, op, *operands):
+            self.ops.append(op)
+            return real(order, op, *operands)
+
+        monkeypatch.setattr(ops, '_in_memory_order', spy)
 
 
-def test_weighted_sum_only_computes_the_gradients_asked_for():
-    feats = torch.randn(2, 2, 3, 4, 4, requires_grad=True)
-    weights = torch.rand(2, 2, 3, 1, 1)
-    weighted_sum(feats, weights).sum().backward()
-    assert feats.grad is not None and weights.grad is None
+def test_the_features_gradient_is_written_once_by_the_pooling(monkeypatch):
+    """Logits computed from the pooled means: the weighted sum hands its gradient over and the
+    pooling's backward writes the whole features' gradient in one ``addcmul``; no product, no
+    broadcast view to add afterwards."""
+    called = _OpsCalled(monkeypatch)
+    att, x = _Attention(2, 3), _feats(2, True)
+    gx, = torch.autograd.grad(attention_sum(x.view(2, 2, 3, 5, 4), att).sum(), x)
+    assert called.ops == [torch.addcmul]
+    assert gx.stride() == x.stride()
 
 
-@pytest.mark.parametrize('feats_shape,weights_shape', [((2, 2, 3, 4, 4), (2, 2, 3)),
-                                                        ((2, 2, 3, 4, 4), (2, 3, 3, 1, 1)),
-                                                        ((2, 6, 4, 4), (2, 2, 3, 1, 1))])
-def test_weighted_sum_rejects_mismatched_shapes(feats_shape, weights_shape):
-    with pytest.raises(ValueError, match=r'weighted_sum expects feats \(B, R, C, H, W\)'):
-        weighted_sum(torch.randn(feats_shape), torch.randn(weights_shape))
+@pytest.mark.parametrize('case', ['ignores_the_means', 'detached'])
+def test_logits_not_from_the_means_still_give_every_gradient(case, monkeypatch):
+    """Without a graph path from the logits to the pooled means, the pooling's backward never
+    runs: the weighted sum then writes its own gradient of the features."""
+    called = _OpsCalled(monkeypatch)
+    logits = torch.randn(2, 2, 3, 1, 1, dtype=torch.double, requires_grad=True)
+    if case == 'ignores_the_means':
+        def logits_fn(pooled):
+            return logits
+    else:
+        def logits_fn(pooled):
+            return logits + pooled.detach()
+    x = _feats(2, False)
+    out = attention_sum(x.view(2, 2, 3, 5, 4), logits_fn)
+    ref = _plain(x.view(2, 2, 3, 5, 4), logits_fn)
+    g = torch.randn_like(ref)
+    torch.testing.assert_close(torch.autograd.grad(out, (x, logits), g),
+                               torch.autograd.grad(ref, (x, logits), g))
+    assert called.ops == [torch.mul]
 
 
-def test_both_compile_without_graph_breaks():
+def test_attention_sum_backward_twice_with_retain_graph():
+    att, x = _Attention(2, 3), _feats(2, True)
+    out = attention_sum(x.view(2, 2, 3, 5, 4), att).sum()
+    first, = torch.autograd.grad(out, x, retain_graph=True)
+    second, = torch.autograd.grad(out, x)
+    torch.testing.assert_close(first, second)
+
+
+def test_attention_sum_only_computes_the_gradients_asked_for():
+    att = _Attention(2, 3).requires_grad_(False)
+    x = _feats(2, False)
+    attention_sum(x.view(2, 2, 3, 5, 4), att).sum().backward()
+    assert x.grad is not None and all(p.grad is None for p in att.parameters())
+    x2 = _feats(2, False).requires_grad_(False)
+    att.requires_grad_(True)
+    attention_sum(x2.view(2, 2, 3, 5, 4), att).sum().backward()
+    assert all(p.grad is not None for p in att.parameters())
+
+
+def test_attention_sum_leaves_the_input_alone_and_keeps_its_layout():
+    """A channels-last ``(B, R*C, H, W)`` map viewed as ``(B, R, C, H, W)``: output and
+    gradient come out channels-last (a contiguous gradient would slow every later elementwise
+    backward), the input is unchanged."""
+    x = _feats(2, True, dtype=torch.float, channels=4)
+    before = x.detach().clone()
+    out = attention_sum(x.view(2, 2, 4, 5, 4), _Attention(2, 4, torch.float))
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    gx, = torch.autograd.grad(out, x, torch.randn_like(out))
+    assert gx.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(x.detach(), before)
+
+
+def test_attention_sum_without_autograd_is_the_same():
+    att, x = _Attention(3, 3), _feats(3, False)
+    with torch.no_grad():
+        torch.testing.assert_close(attention_sum(x.view(2, 3, 3, 5, 4), att),
+                                   _plain(x.view(2, 3, 3, 5, 4), att))
+
+
+@pytest.mark.parametrize('shape,logits_shape,match', [
+    ((2, 6, 5, 4), (2, 2, 3, 1, 1), r'attention_sum expects feats \(B, R, C, H, W\), got '
+     r'\(2, 6, 5, 4\)'),
+    ((2, 2, 3, 5, 4), (2, 6, 1, 1), r'logits_fn must return logits of shape \(B, R, C, 1, '
+     r'1\) = \(2, 2, 3, 1, 1\), got \(2, 6, 1, 1\)'),
+])
+def test_attention_sum_rejects_mismatched_shapes(shape, logits_shape, match):
+    with pytest.raises(ValueError, match=match):
+        attention_sum(torch.randn(shape), lambda pooled: torch.zeros(logits_shape))
+
+
+def test_attention_sum_compiles_without_graph_breaks():
+    att = _Attention(2, 3, torch.float)
+
     def f(x):
-        gap = global_avg_pool(x).view(2, 2, 3, 1, 1)
-        return weighted_sum(x.view(2, 2, 3, 4, 4), gap.softmax(dim=1))
+        return attention_sum(x.view(2, 2, 3, 4, 4), att)
 
     x = torch.randn(2, 6, 4, 4, requires_grad=True)
     compiled = torch.compile(f, fullgraph=True, backend='aot_eager')
@@ -67,23 +161,6 @@ def test_both_compile_without_graph_breaks():
     torch.testing.assert_close(out, f(x))
     out.sum().backward()
     assert x.grad is not None and x.grad.shape == x.shape
-
-
-def test_weighted_sum_gradient_keeps_the_features_layout():
-    """A channels-last ``(B, R*C, H, W)`` map viewed as ``(B, R, C, H, W)`` gets its gradient
-    in the same strides (a contiguous one would slow every later elementwise backward)."""
-    x = torch.randn(2, 6, 5, 5).contiguous(memory_format=torch.channels_last).requires_grad_()
-    w = torch.rand(2, 2, 3, 1, 1, requires_grad=True)
-    out = weighted_sum(x.view(2, 2, 3, 5, 5), w)
-    grad = torch.randn_like(out)
-    gx, gw = torch.autograd.grad(out, (x, w), grad)
-    assert gx.is_contiguous(memory_format=torch.channels_last)
-    ref = (x.detach().view(2, 2, 3, 5, 5) * w.detach()).sum(1)
-    torch.testing.assert_close(out, ref)
-    torch.testing.assert_close(gx.view(2, 2, 3, 5, 5), grad.unsqueeze(1) * w.detach().expand(
-        2, 2, 3, 5, 5))
-    torch.testing.assert_close(gw, (x.detach().view(2, 2, 3, 5, 5) * grad.unsqueeze(1)).sum(
-        (-2, -1), keepdim=True))
 
 
 # --- mixed precision: the output has the features' dtype, each gradient its input's ---------
@@ -94,53 +171,48 @@ def _rel_err(a, b):
     return ((a.double() - b.double()).norm() / b.double().norm()).item()
 
 
-def test_weighted_sum_with_fp32_weights_keeps_the_features_dtype():
-    """Under CUDA autocast the softmaxed weights are fp32 and the features fp16/bf16: the plain
-    ``(feats * weights).sum(1)`` would return an fp32 map. Ours rounds the weights to the
-    features' dtype: bf16 out, the features' gradient in bf16, the weights' in fp32 (summed in
-    fp32), all within a few roundings of the exact (fp64) values."""
+@pytest.mark.parametrize('radix', [2, 3])
+def test_attention_sum_with_fp32_logits_keeps_the_features_dtype(radix):
+    """Under CUDA autocast the logits (and softmax) are fp32 and the features fp16/bf16: the
+    plain ``(feats * weights).sum(1)`` would return an fp32 map. Ours rounds the weights to the
+    features' dtype: bf16 out, the features' gradient in bf16, the logits' in fp32, all within
+    a few roundings of the exact (fp64) values."""
     torch.manual_seed(0)
-    feats = torch.randn(2, 3, 8, 5, 6).to(torch.bfloat16).requires_grad_()
-    weights = torch.rand(2, 3, 8, 1, 1).softmax(dim=1).requires_grad_()
-    out = weighted_sum(feats, weights)
+    feats = torch.randn(2, radix, 8, 5, 6).to(torch.bfloat16).requires_grad_()
+    logits = torch.randn(2, radix, 8, 1, 1, requires_grad=True)
+
+    def logits_fn(pooled):
+        return logits + 0.1 * pooled.float()
+
+    out = attention_sum(feats, logits_fn)
     assert out.dtype == torch.bfloat16
     grad = torch.randn(out.shape).to(torch.bfloat16)
-    gf, gw = torch.autograd.grad(out, (feats, weights), grad)
-    assert gf.dtype == torch.bfloat16 and gw.dtype == torch.float32
-    f64, w64 = feats.detach().double().requires_grad_(), weights.detach().double().requires_grad_()
-    ref = (f64 * w64).sum(dim=1)
-    rf, rw = torch.autograd.grad(ref, (f64, w64), grad.double())
+    gf, gl = torch.autograd.grad(out, (feats, logits), grad)
+    assert gf.dtype == torch.bfloat16 and gl.dtype == torch.float32
+    f64, l64 = feats.detach().double().requires_grad_(), logits.detach().double().requires_grad_()
+    ref = _plain(f64, lambda pooled: l64 + 0.1 * pooled)
+    rf, rl = torch.autograd.grad(ref, (f64, l64), grad.double())
     assert _rel_err(out, ref) < 2 * U      # the weights' rounding + the sum's
     assert _rel_err(gf, rf) < 2 * U
-    assert _rel_err(gw, rw) < 2 * U        # only the bf16 products round
-
-
-def test_weighted_sum_of_fp32_features_with_bf16_weights_is_exact_fp32():
-    feats = torch.randn(2, 2, 4, 3, 3)
-    weights = torch.rand(2, 2, 4, 1, 1).to(torch.bfloat16)
-    out = weighted_sum(feats, weights)
-    assert out.dtype == torch.float32
-    torch.testing.assert_close(out, (feats * weights.float()).sum(1), rtol=0, atol=1e-6)
+    assert _rel_err(gl, rl) < 4 * U        # only the bf16 products round
 
 
 @pytest.mark.parametrize('channels_last', [False, True])
-def test_both_under_bf16_autocast(channels_last):
-    """As split attention uses them, inside ``torch.autocast('cpu', torch.bfloat16)``: bf16
+def test_attention_sum_under_bf16_autocast(channels_last):
+    """As split attention uses it, inside ``torch.autocast('cpu', torch.bfloat16)``: bf16
     out, finite bf16 gradient for the bf16 input, close to fp64."""
     torch.manual_seed(0)
-    x = torch.randn(2, 6, 5, 5).to(torch.bfloat16)
+    x = _feats(2, channels_last, dtype=torch.float).detach().to(torch.bfloat16)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     x.requires_grad_()
     x64 = x.detach().double().requires_grad_()
-
-    def f(x, pool, wsum):
-        gap = pool(x).view(2, 2, 3, 1, 1)
-        return wsum(x.view(2, 2, 3, 5, 5), gap.softmax(dim=1))
-
+    att = _Attention(2, 3, torch.float)
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        out = f(x, global_avg_pool, weighted_sum)
-    ref = f(x64, lambda t: t.mean((-2, -1), keepdim=True), lambda a, b: (a * b).sum(1))
+        out = attention_sum(x.view(2, 2, 3, 5, 4), att)
+    att64 = _Attention(2, 3)
+    att64.load_state_dict(att.state_dict())
+    ref = _plain(x64.view(2, 2, 3, 5, 4), att64)
     assert out.dtype == torch.bfloat16
     grad = torch.randn(out.shape, dtype=torch.float64)
     (gx, ) = torch.autograd.grad(out, x, grad.to(torch.bfloat16))

@@ -475,6 +475,8 @@ _ALLOCATOR_ENV = ('GLIBC_TUNABLES', 'LD_PRELOAD', 'MALLOC_CONF')
 def machine_info(opts: Options) -> dict:
     info = dict(python=platform.python_version(), torch=torch.__version__,
                 cpu=platform.processor() or platform.machine(),
+                # the vector ISA torch's kernels run with here (e.g. AVX512, AVX2)
+                cpu_capability=torch.backends.cpu.get_cpu_capability(),
                 threads=torch.get_num_threads(), load_avg=os.getloadavg(),
                 allocator_env={k: v for k, v in os.environ.items() if k in _ALLOCATOR_ENV
                                or k.startswith('MALLOC_')})
