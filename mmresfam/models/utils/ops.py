@@ -16,10 +16,10 @@ weighted sum's gradient of the same features, and ``(feats * weights).sum(1)`` w
   pooling, a constant per map) are written in one pass, ``addcmul(pooled_grad, grad, w)``,
   instead of a product and then a sum of two full-size tensors. The weighted sum's backward
   runs first (the weights depend on the pooling); it hands ``grad`` and ``w`` to the
-  pooling's backward, which runs next and writes the features' whole gradient. This is done
-  only where the engine is sure to run the pooling's backward: the logits must have been
-  computed from the pooled means (checked on the autograd graph when the logits are made);
-  otherwise each backward writes its own part, as autograd would;
+  pooling's backward, which runs after the attention's and writes the features' whole
+  gradient. This is done only where the engine is sure to run the pooling's backward: the
+  logits must have been computed from the pooled means (checked on the autograd graph when
+  the logits are made); otherwise each backward writes its own part, as autograd would;
 * the features' gradient is laid out in the features' own memory order (a channels-last
   network stays channels-last).
 
@@ -131,7 +131,7 @@ class _SoftmaxSum(torch.autograd.Function):
             grad_logits = probs * (grad_w - (probs * grad_w).sum(dim=1, keepdim=True))
         grad_feats = None
         if ctx.needs_input_grad[0]:
-            if ctx.handoff.armed:  # the pooling's backward runs next and writes it all
+            if ctx.handoff.armed:  # the pooling's backward runs later, writes it all
                 ctx.handoff.grad, ctx.handoff.weights = grad, weights
             else:
                 grad_feats = _in_memory_order(ctx.order, torch.mul, grad, weights)
