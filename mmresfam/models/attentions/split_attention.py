@@ -186,7 +186,7 @@ class SplitAttentionConv2d(_SplitConvMixin, BaseModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.split_conv(x)  # (B, R*C, H, W), radix-major blocks r*K + k
         batch, _, height, width = x.shape
-        radix, groups, channels = self.radix, self.groups, self.channels
+        radix, channels = self.radix, self.channels
         if radix == 1:
             return x * torch.sigmoid(self.attention_logits(x.mean((2, 3), keepdim=True)))
         return attention_sum(x.view(batch, radix, channels, height, width),

@@ -69,16 +69,20 @@ def _memory_order(t: torch.Tensor) -> List[int]:
 def _in_memory_order(order: List[int], op: Callable, *operands: torch.Tensor) -> torch.Tensor:
     """``op(*operands)`` (broadcasting) laid out in the memory ``order`` of
     :func:`_memory_order`: computed on views permuted into that order, where it comes out
-    contiguous, and permuted back; one pass, no copy."""
+    contiguous, and permuted back; one pass, no copy. (A contiguous gradient of a
+    channels-last map viewed as 5-D would make every later elementwise backward, the ReLU's
+    and the norm's, walk two layouts: several times slower on the CPU.)"""
     inverse = [order.index(d) for d in range(len(order))]
     return op(*(t.permute(order) for t in operands)).permute(inverse)
 
 
 class _Handoff:
-    """What the weighted sum's backward passes to the pooling's backward."""
-    __slots__ = ('armed', 'grad', 'weights')
+    """What the pooling and the weighted sum of one call share: the features' memory order,
+    and what the weighted sum's backward passes to the pooling's backward."""
+    __slots__ = ('order', 'armed', 'grad', 'weights')
 
-    def __init__(self):
+    def __init__(self, order: List[int]):
+        self.order = order
         self.armed = False  # set once the logits are known to depend on the pooled means
         self.grad = self.weights = None
 
@@ -87,8 +91,7 @@ class _Pool(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, feats, handoff):
-        ctx.handoff = handoff
-        ctx.shape, ctx.order = feats.shape, _memory_order(feats)
+        ctx.handoff, ctx.shape = handoff, feats.shape
         return feats.mean(dim=(-2, -1), keepdim=True)
 
     @staticmethod
@@ -100,7 +103,7 @@ class _Pool(torch.autograd.Function):
             return grad_pooled.expand(ctx.shape), None
         grad, weights = handoff.grad, handoff.weights
         handoff.grad = handoff.weights = None
-        return _in_memory_order(ctx.order, torch.addcmul, grad_pooled, grad, weights), None
+        return _in_memory_order(handoff.order, torch.addcmul, grad_pooled, grad, weights), None
 
 
 class _SoftmaxSum(torch.autograd.Function):
@@ -118,7 +121,7 @@ class _SoftmaxSum(torch.autograd.Function):
             for r in range(1, feats.shape[1]):
                 out.addcmul_(feats[:, r], weights[:, r])
         ctx.save_for_backward(feats, weights, probs)
-        ctx.handoff, ctx.order = handoff, _memory_order(feats)
+        ctx.handoff = handoff
         return out
 
     @staticmethod
@@ -134,7 +137,7 @@ class _SoftmaxSum(torch.autograd.Function):
             if ctx.handoff.armed:  # the pooling's backward runs later, writes it all
                 ctx.handoff.grad, ctx.handoff.weights = grad, weights
             else:
-                grad_feats = _in_memory_order(ctx.order, torch.mul, grad, weights)
+                grad_feats = _in_memory_order(ctx.handoff.order, torch.mul, grad, weights)
         return grad_feats, grad_logits, None
 
 
@@ -174,7 +177,7 @@ def attention_sum(feats: torch.Tensor,
     if torch.compiler.is_compiling():
         weights = logits_fn(feats.mean(dim=(-2, -1), keepdim=True)).softmax(dim=1)
         return (feats * weights.to(feats.dtype)).sum(dim=1)
-    handoff = _Handoff()
+    handoff = _Handoff(_memory_order(feats))
     pooled = _Pool.apply(feats, handoff)
     logits = logits_fn(pooled)
     if tuple(logits.shape) != (*feats.shape[:3], 1, 1):
