@@ -122,7 +122,7 @@ def test_cli_rejects_a_malformed_override_and_an_unknown_model(capsys):
 def test_ratio_spread_and_busy_warning(monkeypatch):
     from analysis._lib import bench
     assert bench.paired_ratios([2.0, 3.0, 4.0], [2.0, 2.0, 2.0]) == dict(
-        median=1.5, min=1.0, max=2.0)
+        median=1.5, min=1.0, max=2.0, ci=None)  # 3 repeats: no 95 % interval
     # other processes: 30 machine CPU s - 10 s of ours over 10 s = 2 CPUs busy
     samples = iter([(0.0, 0.0, 0.0), (10.0, 30.0, 10.0)])
     monkeypatch.setattr(bench, 'cpu_times', lambda: next(samples))
@@ -135,3 +135,35 @@ def test_ratio_spread_and_busy_warning(monkeypatch):
     assert f"{q['train']:.3f} [" in table
     quiet = dict(res['machine'], other_cpus=0.05)
     assert bench.busy_warning(quiet) is None
+
+
+@pytest.mark.parametrize('n,ranks', [(5, None), (6, (1, 6)), (7, (1, 7)), (8, (1, 8)),
+                                     (9, (2, 8)), (10, (2, 9)), (15, (4, 12)), (20, (6, 15))])
+def test_median_ci_is_the_sign_test_interval(n, ranks):
+    """The published distribution-free 95 % intervals of the median (order statistics)."""
+    from analysis._lib import bench
+    xs = [float(10 * i) for i in range(n, 0, -1)]  # unsorted input, x_(k) = 10 k
+    ci = bench.median_ci(xs)
+    assert ci == (None if ranks is None else [10.0 * ranks[0], 10.0 * ranks[1]])
+
+
+def test_median_ci_coverage_and_table():
+    import math
+    from analysis._lib import bench
+    for n in range(6, 40):
+        lo, _ = bench.median_ci(list(range(1, n + 1)))  # x_(k) = k
+        k = int(lo)
+
+        def coverage(k):
+            return 1 - 2 * sum(math.comb(n, i) for i in range(k)) / 2**n
+        assert coverage(k) >= 0.95 > coverage(k + 1), n  # the narrowest with 95 %
+    q = bench.paired_ratios([7.0, 8.0, 7.5, 7.2, 7.1, 7.4, 9.0], [10.0] * 7)
+    assert q['ci'] == [q['min'], q['max']] and q['median'] == pytest.approx(0.74)
+    fields = bench._ratio_fields(dict(infer=[], train=[7.0, 8.0, 7.5, 7.2, 7.1, 7.4, 9.0]),
+                                 dict(infer=[], train=[10.0] * 7))
+    assert fields['infer'] is None and fields['infer_ci'] is None
+    assert fields['train_ci'] == pytest.approx([0.70, 0.90])
+    text = bench._fmt_ratio(fields, 'train')
+    assert text == '0.740 [0.700, 0.900] ci 0.700-0.900'
+    assert bench._fmt_ratio(dict(train=0.5, train_range=[0.4, 0.6], train_ci=None),
+                            'train') == '0.500 [0.400, 0.600]'

@@ -6,10 +6,15 @@ Examples::
     python tools/analysis/stage_times.py resnest50 resnet50 --baseline resnet50 \\
         --cfg channels_last=True --batch 8 --size 224 --repeats 5
 
+    # ... and what each kind of op costs in the two training steps
+    python tools/analysis/stage_times.py resnest50 resnet50 --baseline resnet50 --ops
+
 Per model: a table of stages (GFLOPs, forward+backward ms of the stage alone, ms per GFLOP),
 the sum of the stages, the whole training step (the benchmark's: forward, backward, SGD) and
 its minor page faults and system CPU time. With ``--baseline``: FLOP, stage-sum and whole-step
 ratios (baseline cost / model cost, i.e. the model's throughput relative to the baseline).
+With ``--ops``: the time of every kind of ATen op in one more training step per repeat, the
+models side by side (convolutions by kernel size, grouping and direction, with ms per GMAC).
 Models are interleaved in every repeat; the numbers are medians. Model names: see
 ``tools/analysis/benchmark.py --list``.
 """
@@ -38,6 +43,8 @@ def main(argv=None):
     p.add_argument('--threads', type=int, help='torch.set_num_threads')
     p.add_argument('--cfg', action='append', default=[], metavar='KEY=VALUE',
                    help='override an argument of our backbone (python literal), repeatable')
+    p.add_argument('--ops', action='store_true',
+                   help='also time every kind of ATen op in one more step per repeat (CPU)')
     p.add_argument('--json', help='write the result here')
     args = p.parse_args(argv)
     import torch
@@ -53,7 +60,7 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     opts = Options(batch=args.batch, size=args.size, warmup=args.warmup, iters=args.iters,
                    repeats=args.repeats, overrides=overrides)
-    result = run(models, opts, log=lambda s: print(s, flush=True))
+    result = run(models, opts, log=lambda s: print(s, flush=True), ops=args.ops)
     ratios = baseline_ratios(result, args.baseline) if args.baseline else None
     print(format_table(result, ratios))
     if args.json:

@@ -3,7 +3,8 @@
 All candidates live in one process. Every repeat runs every candidate once (in a rotated order,
 so no candidate always runs first or last), so slow phases of a shared machine hit all of them;
 ratios are taken inside each repeat and their median is reported with their spread (min and
-max over the repeats); a run during which other processes kept the CPUs busy is flagged
+max over the repeats) and, from 6 repeats on, a 95 % confidence interval of that median
+(:func:`median_ci`); a run during which other processes kept the CPUs busy is flagged
 (:func:`busy_warning`). Before any timing the candidates of one network are given the same
 weights and their outputs are compared: a candidate that computes something else is refused
 (:class:`AgreementError`).
@@ -22,6 +23,7 @@ Measured per candidate:
 """
 import copy
 import json
+import math
 import os
 import platform
 import resource
@@ -403,22 +405,49 @@ def _median(xs):
     return statistics.median(xs) if xs else None
 
 
+def median_ci(xs: Sequence[float], level: float = 0.95) -> Optional[List[float]]:
+    """A distribution-free confidence interval ``[lo, hi]`` of the median of ``xs``.
+
+    The order statistics ``x_(k) <= median <= x_(n+1-k)`` with the largest ``k`` whose
+    coverage ``1 - 2 P(Binomial(n, 1/2) <= k - 1)`` is at least ``level`` (the sign-test
+    interval; it assumes only independent repeats, no distribution). ``None`` when even
+    ``[min, max]`` covers less than ``level`` (fewer than 6 values for 95 %).
+    Examples: 6-7 values give ``[min, max]``, 9 the 2nd and 8th, 15 the 4th and 12th.
+    """
+    n = len(xs)
+    k, below = 0, 0.0  # below: P(Binomial(n, 1/2) <= k - 1)
+    while k < n // 2:
+        nxt = below + math.comb(n, k) / 2**n
+        if 1 - 2 * nxt < level:
+            break
+        k, below = k + 1, nxt
+    if k == 0:
+        return None
+    s = sorted(xs)
+    return [s[k - 1], s[n - k]]
+
+
 def paired_ratios(xa: Sequence[float], xb: Sequence[float]) -> dict:
     """Per-repeat ratios ``xa[i] / xb[i]`` (two candidates timed in the same repeat): their
-    median and spread (``min``, ``max``; ``None`` each without values). The spread shows how
-    noisy the run was: a difference of medians smaller than it is not a measured one."""
+    median, spread (``min``, ``max``) and the median's 95 % confidence interval (``ci``,
+    :func:`median_ci`; ``None`` below 6 repeats); ``None`` each without values. The spread
+    shows how noisy the run was; the interval says what the median is known to: a target or a
+    difference inside it is not a measured one."""
     ratios = [p / q for p, q in zip(xa, xb)] if xa and xb else []
     return dict(median=statistics.median(ratios) if ratios else None,
-                min=min(ratios) if ratios else None, max=max(ratios) if ratios else None)
+                min=min(ratios) if ratios else None, max=max(ratios) if ratios else None,
+                ci=median_ci(ratios))
 
 
 def _ratio_fields(xa: dict, xb: dict) -> dict:
-    """``infer``/``train`` median ratios and their ``*_range`` [min, max] (result fields)."""
+    """``infer``/``train`` median ratios, their ``*_range`` [min, max] and ``*_ci`` (the
+    median's 95 % confidence interval, or None) (result fields)."""
     out = {}
     for mode in ('infer', 'train'):
         q = paired_ratios(xa[mode], xb[mode])
         out[mode] = q['median']
         out[f'{mode}_range'] = None if q['median'] is None else [q['min'], q['max']]
+        out[f'{mode}_ci'] = q['ci']
     return out
 
 
@@ -498,11 +527,13 @@ def _fmt(v, spec='.1f'):
 
 
 def _fmt_ratio(q: dict, mode: str) -> str:
-    """``0.906 [0.871, 0.932]``: the median ratio and the spread of the per-repeat ratios."""
-    spread = q.get(f'{mode}_range')
+    """``0.906 [0.871, 0.932] ci 0.880-0.925``: the median ratio, the spread of the per-repeat
+    ratios and, where there are enough repeats, the median's 95 % confidence interval."""
+    spread, ci = q.get(f'{mode}_range'), q.get(f'{mode}_ci')
     if q[mode] is None or not spread:
         return _fmt(q[mode], '.3f')
-    return f'{q[mode]:.3f} [{spread[0]:.3f}, {spread[1]:.3f}]'
+    text = f'{q[mode]:.3f} [{spread[0]:.3f}, {spread[1]:.3f}]'
+    return text + (f' ci {ci[0]:.3f}-{ci[1]:.3f}' if ci else '')
 
 
 def format_table(result: dict) -> str:
@@ -515,8 +546,9 @@ def format_table(result: dict) -> str:
                      f"{_fmt(r['train_img_s'])} | {_fmt(r['peak_mem_mib'], '.0f')} | "
                      f"{_fmt(r['saved_act_mib'], '.0f')} |")
     if result['ratios']:
-        lines += ['', '| ratio (median [min, max] of the repeats) | infer | train | peak mem | '
-                  'saved act. |', '|---|---|---|---|---|']
+        lines += ['', '| ratio (median [min, max] of the repeats; ci: 95 % interval of the '
+                  'median, from 6 repeats) | infer | train | peak mem | saved act. |',
+                  '|---|---|---|---|---|']
         for q in result['ratios']:
             lines.append(f"| {q['num']} / {q['den']} | {_fmt_ratio(q, 'infer')} | "
                          f"{_fmt_ratio(q, 'train')} | {_fmt(q['peak_mem'], '.3f')} | "
